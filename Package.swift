@@ -1,0 +1,65 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Swift 6 language mode everywhere; `ExistentialAny` so every existential is spelled `any`.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
+let package = Package(
+    name: "steward",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "steward", targets: ["steward"]),
+        .library(name: "StewardPolicy", targets: ["StewardPolicy"]),
+        .library(name: "StewardConfig", targets: ["StewardConfig"]),
+        .library(name: "StewardServer", targets: ["StewardServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "steward",
+            dependencies: ["StewardCLI"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "StewardCLI",
+            dependencies: [
+                "StewardServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "StewardServer",
+            dependencies: [
+                "StewardConfig", "StewardPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "StewardConfig",
+            dependencies: [
+                "StewardPolicy",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "StewardPolicy", swiftSettings: strict),
+        .testTarget(
+            name: "StewardPolicyTests",
+            dependencies: ["StewardPolicy"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StewardConfigTests",
+            dependencies: ["StewardConfig", "StewardServer", "StewardCLI", "steward"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,82 @@
+import Foundation
+
+/// A decision in words: what `steward check` prints, what a block page shows, what an activity
+/// event records.
+public struct Explanation: Sendable, Hashable, Codable {
+    public struct ClauseText: Sendable, Hashable, Codable {
+        /// The document's title.
+        public var document: String
+        /// The document's id in the configuration.
+        public var documentID: String
+        public var section: String
+        public var text: String
+
+        enum CodingKeys: String, CodingKey {
+            case document
+            case documentID = "document_id"
+            case section, text
+        }
+    }
+
+    public var decision: String
+    public var rule: String?
+    /// List categories the destination is in (rules' inline lists are not categories).
+    public var categories: [String]
+    public var clause: ClauseText?
+    public var group: String?
+    public var reason: String
+}
+
+extension PolicySnapshot {
+    public func explain(_ decision: Decision, subject: Subject) -> Explanation {
+        let categories = lists.names(of: decision.categories).filter { !$0.hasPrefix("rule:") }
+        let rule = decision.rule >= 0 ? rules[Int(decision.rule)].definition : nil
+        let group = decision.group >= 0 ? groups[Int(decision.group)] : nil
+        let clause: Clause?
+        let reason: String
+        switch decision.cause {
+        case .rule:
+            clause = rule?.clause
+            let what = rule?.description.map { ": \($0)" } ?? ""
+            let verb = ["allow": "Allowed", "block": "Blocked", "warn": "Warned", "flag": "Flagged"][decision.action.rawValue]
+            reason = "\(verb ?? decision.action.rawValue) by rule '\(rule?.id ?? "?")'\(what)"
+        case .defaultAction:
+            clause = definition.defaultClause
+            reason = "No rule matched; the policy's default is to \(decision.action.rawValue)"
+        case .cipa:
+            clause = definition.cipaClause
+            let hit = lists.names(of: decision.categories.intersection(cipa))
+            reason =
+                "Blocked by the CIPA safeguard: \(hit.joined(separator: ", ")) "
+                + "\(hit.count == 1 ? "is a category" : "are categories") the district must filter"
+        case .revoked:
+            clause = definition.revocationClause
+            if case .revoked(let until, let why) = subject.status {
+                let end = until.map { " until \(Self.isoDay.string(from: $0))" } ?? " until restored"
+                reason = "Network access revoked\(end): \(why)"
+            } else {
+                reason = "Network access revoked"
+            }
+        case .inactive:
+            clause = nil
+            reason = "The account is inactive; there is no network access for it"
+        case .workOnly:
+            clause = definition.workOnlyClause
+            reason = "Personal use is switched off for \(group?.name ?? "this group") (work only)"
+        }
+        let clauseText = clause.map { clause in
+            Explanation.ClauseText(
+                document: document(id: clause.document)?.title ?? clause.document, documentID: clause.document,
+                section: clause.section, text: clause.text)
+        }
+        return Explanation(
+            decision: decision.action.rawValue, rule: rule?.id, categories: categories, clause: clauseText,
+            group: group?.id, reason: reason)
+    }
+
+    nonisolated(unsafe) static let isoDay: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return formatter
+    }()
+}

@@ -1,0 +1,135 @@
+/// What a category (one list, or one rule's own inline entries) is.
+public struct CategoryInfo: Sendable, Hashable {
+    public enum Kind: String, Sendable { case list, inline }
+    /// Bit index in every `BitSet512` of categories.
+    public let index: Int
+    public let name: String
+    public let kind: Kind
+    /// Where its entries came from (file or directory), for reports.
+    public let source: String
+    /// The list's own hint (`usage` of a UT1 category: "black", "white"); the policy decides.
+    public let usage: [String]
+}
+
+/// Counts for one category, as `steward lists stats` prints them.
+public struct CategoryStats: Sendable, Hashable {
+    public var domains = 0
+    public var urls = 0
+    public var addresses = 0
+    public var duplicates = 0
+    public var rejected = 0
+    public var ignoredLines = 0
+}
+
+/// A refused list line: file, line number, and why.
+public struct ListDiagnostic: Sendable, Hashable, CustomStringConvertible {
+    public let file: String
+    public let line: Int
+    public let reason: String
+    public var description: String { "\(file):\(line): \(reason)" }
+}
+
+/// A path prefix listed for a host.
+struct URLPathEntry: Sendable {
+    let path: [UInt8]
+    let set: UInt32
+}
+
+/// The compiled, immutable form of every category list: answers "which categories is this name,
+/// URL or address in?" with no locks and, for names, no allocation.
+public struct CompiledLists: Sendable {
+    public let categories: [CategoryInfo]
+    public let stats: [CategoryStats]
+    /// The first refused lines (bounded), and how many were refused in all.
+    public let diagnostics: [ListDiagnostic]
+    public let rejectedTotal: Int
+
+    @usableFromInline let names: NameTable
+    @usableFromInline let sets: [BitSet512]
+    let urlHosts: NameTable
+    let urlGroups: [[URLPathEntry]]
+    let addresses: [IPAddress: UInt32]
+    let networks: [(network: IPNetwork, set: UInt32)]
+
+    init(
+        categories: [CategoryInfo], stats: [CategoryStats], diagnostics: [ListDiagnostic], rejectedTotal: Int,
+        names: NameTable, sets: [BitSet512], urlHosts: NameTable, urlGroups: [[URLPathEntry]],
+        addresses: [IPAddress: UInt32], networks: [(network: IPNetwork, set: UInt32)]
+    ) {
+        self.categories = categories
+        self.stats = stats
+        self.diagnostics = diagnostics
+        self.rejectedTotal = rejectedTotal
+        self.names = names
+        self.sets = sets
+        self.urlHosts = urlHosts
+        self.urlGroups = urlGroups
+        self.addresses = addresses
+        self.networks = networks
+    }
+
+    public static let empty = CompiledLists(
+        categories: [], stats: [], diagnostics: [], rejectedTotal: 0, names: .empty, sets: [BitSet512()],
+        urlHosts: .empty, urlGroups: [], addresses: [:], networks: [])
+
+    /// Number of distinct names (domains) held.
+    public var nameCount: Int { names.count }
+
+    /// Approximate bytes held by the compiled tables.
+    public var memoryFootprint: Int {
+        names.memoryFootprint + urlHosts.memoryFootprint + sets.capacity * MemoryLayout<BitSet512>.stride
+            + urlGroups.reduce(0) { $0 + $1.reduce(0) { $0 + $1.path.capacity + 16 } }
+            + addresses.count * 40 + networks.count * 48
+    }
+
+    public func category(named name: String) -> CategoryInfo? {
+        categories.first { $0.name == name }
+    }
+
+    /// Categories of a domain name (mixed case allowed, no trailing dot): the union over the name
+    /// and all its parents.
+    @inlinable
+    public func categories(ofName name: UnsafeRawBufferPointer) -> BitSet512 {
+        var result = BitSet512()
+        sets.withUnsafeBufferPointer { sets in
+            names.forEachMatch(in: name) { value in result.formUnion(sets[Int(value)]) }
+        }
+        return result
+    }
+
+    public func categories(ofName name: String) -> BitSet512 {
+        var copy = name
+        if copy.hasSuffix(".") { copy.removeLast() }
+        return copy.withUTF8 { categories(ofName: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Categories of a URL: those of its host plus every listed path prefix of it (or of a parent
+    /// domain). `path` must already be in `URLPath` canonical form.
+    public func categories(ofHost host: String, normalizedPath path: String) -> BitSet512 {
+        var result = categories(ofName: host)
+        guard !urlGroups.isEmpty else { return result }
+        let pathBytes = Array(path.utf8)
+        var hostCopy = host
+        hostCopy.withUTF8 { hostBytes in
+            urlHosts.forEachMatch(in: UnsafeRawBufferPointer(hostBytes)) { group in
+                for entry in urlGroups[Int(group)] where pathBytes.starts(with: entry.path) {
+                    result.formUnion(sets[Int(entry.set)])
+                }
+            }
+        }
+        return result
+    }
+
+    /// Categories of an address: an exact listed address or any listed network holding it.
+    public func categories(ofAddress address: IPAddress) -> BitSet512 {
+        var result = BitSet512()
+        if let set = addresses[address] { result.formUnion(sets[Int(set)]) }
+        for entry in networks where entry.network.contains(address) { result.formUnion(sets[Int(entry.set)]) }
+        return result
+    }
+
+    /// Category names of a set, in index order.
+    public func names(of set: BitSet512) -> [String] {
+        set.members.compactMap { $0 < categories.count ? categories[$0].name : nil }
+    }
+}

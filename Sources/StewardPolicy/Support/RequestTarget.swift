@@ -1,0 +1,122 @@
+import Foundation
+
+/// A URL taken apart the way the filter must see it: the host actually connected to (user-info
+/// removed, lower case, no trailing dot, internationalised names in ASCII form, IP literals
+/// recognised) and the path in `URLPath` canonical form.
+public struct RequestTarget: Sendable, Hashable {
+    public var scheme: String
+    /// Normalised host name, or the address's text for an IP literal.
+    public var host: String
+    public var address: IPAddress?
+    public var port: Int?
+    /// Canonical path and query (see `URLPath`).
+    public var path: String
+
+    /// Parses `scheme://[user@]host[:port][/path][?query]`, or `host[/path]` (taken as http).
+    /// - Returns: the reason when the text is not a usable URL.
+    public static func parse(_ text: String) -> Result<RequestTarget, URLProblem> {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { return .failure(.empty) }
+        guard trimmed.utf8.count <= 8192 else { return .failure(.tooLong) }
+        if trimmed.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) {
+            return .failure(.invalidCharacter)
+        }
+        var scheme = "http"
+        var rest = Substring(trimmed)
+        if let range = rest.range(of: "://") {
+            scheme = rest[..<range.lowerBound].lowercased()
+            guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }),
+                scheme.first?.isLetter == true
+            else { return .failure(.badScheme(String(rest[..<range.lowerBound]))) }
+            rest = rest[range.upperBound...]
+        }
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        var authority = rest[..<authorityEnd]
+        let pathPart = rest[authorityEnd...]
+        // `http://allowed@blocked/`: the host is what follows the last `@`.
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        var hostText = authority
+        var port: Int? = nil
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return .failure(.badHost(String(authority))) }
+            hostText = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let value = Int(after.dropFirst()), (1...65535).contains(value) else {
+                    return .failure(.badPort(String(after.dropFirst())))
+                }
+                port = value
+            }
+            guard let address = IPAddress(hostText), !address.isIPv4 else { return .failure(.badHost(String(authority))) }
+            return .success(
+                RequestTarget(
+                    scheme: scheme, host: address.description, address: address, port: port,
+                    path: URLPath.normalize(pathPart)))
+        }
+        if let colon = authority.lastIndex(of: ":") {
+            let portText = authority[authority.index(after: colon)...]
+            hostText = authority[..<colon]
+            if !portText.isEmpty {
+                guard portText.allSatisfy(\.isASCII), let value = Int(portText), (1...65535).contains(value) else {
+                    return .failure(.badPort(String(portText)))
+                }
+                port = value
+            }
+        }
+        let decodedHost = percentDecoded(hostText)
+        guard !decodedHost.isEmpty else { return .failure(.emptyHost) }
+        if let address = IPAddress(decodedHost) {
+            return .success(
+                RequestTarget(
+                    scheme: scheme, host: address.description, address: address, port: port,
+                    path: URLPath.normalize(pathPart)))
+        }
+        switch DomainName.normalize(decodedHost) {
+        case .success(let host):
+            return .success(
+                RequestTarget(scheme: scheme, host: host, address: nil, port: port, path: URLPath.normalize(pathPart)))
+        case .failure(let problem):
+            return .failure(.badHostName(String(hostText), problem))
+        }
+    }
+
+    /// `%41` in a host is decoded before normalising (a host may not legitimately contain `%`).
+    private static func percentDecoded(_ text: Substring) -> String {
+        guard text.contains("%") else { return String(text) }
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "%"), iterator.count >= 2,
+                let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                iterator = iterator.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Why a URL was refused.
+public enum URLProblem: Error, Hashable, Sendable, CustomStringConvertible {
+    case empty, tooLong, invalidCharacter, emptyHost
+    case badScheme(String)
+    case badHost(String)
+    case badPort(String)
+    case badHostName(String, NameProblem)
+
+    public var description: String {
+        switch self {
+        case .empty: "the URL is empty"
+        case .tooLong: "the URL is longer than 8192 bytes"
+        case .invalidCharacter: "the URL contains white space or control characters"
+        case .emptyHost: "the URL has no host"
+        case .badScheme(let scheme): "'\(scheme)' is not a URL scheme"
+        case .badHost(let host): "'\(host)' is not a valid host"
+        case .badPort(let port): "'\(port)' is not a port number (1–65535)"
+        case .badHostName(let host, let problem): "host '\(host)': \(problem)"
+        }
+    }
+}
