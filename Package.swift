@@ -58,7 +58,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StewardConfigTests",
-            dependencies: ["StewardConfig", "StewardServer", "StewardCLI", "steward"],
+            dependencies: ["StewardConfig", "StewardServer", "StewardPolicy"],
             swiftSettings: strict
         ),
     ]
