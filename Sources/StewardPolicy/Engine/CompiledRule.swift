@@ -1,4 +1,32 @@
-/// A rule in the form `decide` reads: every condition is a bit set or a short array.
+/// The conditions of a rule that `decide` tests on every query: bit sets and flags only, no
+/// references, so walking the rules retains and releases nothing.
+@usableFromInline struct RuleMatcher: Sendable {
+    @usableFromInline var groups: BitSet512
+    @usableFromInline var zones: BitSet512
+    @usableFromInline var destinations: BitSet512
+    @usableFromInline var anyGroup: Bool
+    @usableFromInline var anyZone: Bool
+    @usableFromInline var anyDestination: Bool
+    /// The rule has file-type or MIME conditions (see `CompiledRule.matches(file:)`).
+    @usableFromInline var needsFile: Bool
+    /// The rule has schedule conditions.
+    @usableFromInline var needsClock: Bool
+    @usableFromInline var action: RuleAction
+
+    init(_ rule: CompiledRule) {
+        groups = rule.groups ?? BitSet512()
+        zones = rule.zones ?? BitSet512()
+        destinations = rule.destinations ?? BitSet512()
+        anyGroup = rule.groups == nil
+        anyZone = rule.zones == nil
+        anyDestination = rule.destinations == nil
+        needsFile = !rule.fileTypes.isEmpty || !rule.mimeTypes.isEmpty
+        needsClock = rule.needsClock
+        action = rule.definition.action
+    }
+}
+
+/// A rule with everything about it: the definition, and the conditions that need more than bits.
 struct CompiledRule: Sendable {
     let definition: RuleDefinition
     /// nil means "any".

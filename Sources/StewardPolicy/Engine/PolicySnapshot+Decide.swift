@@ -56,41 +56,43 @@ extension PolicySnapshot {
         if subject.workOnly, categories.intersects(personalUse) {
             return Decision(action: .block, cause: .workOnly, rule: -1, categories: categories, group: group)
         }
-        var decision = Decision(
-            action: definition.defaultAction, cause: .defaultAction, rule: -1, categories: categories, group: group)
+        var decision = Decision(action: defaultAction, cause: .defaultAction, rule: -1, categories: categories, group: group)
         var local: (weekday: Int, minute: Int)? = nil
-        for index in rules.indices {
-            let rule = rules[index]
-            if let groups = rule.groups, !groups.intersects(subject.groups) { continue }
-            if let zones = rule.zones, zone < 0 || !zones.contains(Int(zone)) { continue }
-            if let destinations = rule.destinations, !destinations.intersects(categories) { continue }
-            if !rule.matches(file: file) { continue }
-            if rule.needsClock {
-                let now = local ?? clock.local(instant)
-                local = now
-                if !rule.during.isEmpty,
-                    !rule.during.contains(where: { schedules[$0].contains(weekday: now.weekday, minute: now.minute) })
-                {
-                    continue
+        matchers.withUnsafeBufferPointer { matchers in
+            for index in matchers.indices {
+                if !matchers[index].anyGroup, !matchers[index].groups.intersects(subject.groups) { continue }
+                if !matchers[index].anyZone, zone < 0 || !matchers[index].zones.contains(Int(zone)) { continue }
+                if !matchers[index].anyDestination, !matchers[index].destinations.intersects(categories) { continue }
+                if matchers[index].needsFile, !rules[index].matches(file: file) { continue }
+                if matchers[index].needsClock {
+                    let now = local ?? clock.local(instant)
+                    local = now
+                    if !scheduleHolds(rules[index], weekday: now.weekday, minute: now.minute) { continue }
                 }
-                if rule.outside.contains(where: { schedules[$0].contains(weekday: now.weekday, minute: now.minute) }) {
-                    continue
-                }
+                decision.action = matchers[index].action
+                decision.cause = .rule
+                decision.rule = Int32(index)
+                break
             }
-            decision.action = rule.definition.action
-            decision.cause = .rule
-            decision.rule = Int32(index)
-            break
         }
         let cipaHit = categories.intersection(cipa)
         if !cipaHit.isEmpty, decision.action != .block {
             let exempt =
                 subject.isAdult && decision.cause == .rule
-                && (rules[Int(decision.rule)].destinations?.intersects(cipaHit) ?? false)
+                && !matchers[Int(decision.rule)].anyDestination
+                && matchers[Int(decision.rule)].destinations.intersects(cipaHit)
             if !exempt {
                 return Decision(action: .block, cause: .cipa, rule: -1, categories: categories, group: group)
             }
         }
         return decision
+    }
+
+    /// A rule's `during` schedules (any) hold and none of its `outside` schedules does.
+    func scheduleHolds(_ rule: CompiledRule, weekday: Int, minute: Int) -> Bool {
+        if !rule.during.isEmpty, !rule.during.contains(where: { schedules[$0].contains(weekday: weekday, minute: minute) }) {
+            return false
+        }
+        return !rule.outside.contains { schedules[$0].contains(weekday: weekday, minute: minute) }
     }
 }

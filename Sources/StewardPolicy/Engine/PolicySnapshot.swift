@@ -9,6 +9,9 @@ public final class PolicySnapshot: Sendable {
     public let documents: [PolicyDocument]
     public let definition: PolicyDefinition
     let rules: [CompiledRule]
+    /// The same rules, as the hot path reads them.
+    @usableFromInline let matchers: [RuleMatcher]
+    @usableFromInline let defaultAction: RuleAction
     let schedules: [CompiledSchedule]
     let clock: LocalClock
     let cipa: BitSet512
@@ -32,6 +35,8 @@ public final class PolicySnapshot: Sendable {
         self.zones = definition.zones
         self.documents = definition.documents
         self.rules = rules
+        self.matchers = rules.map(RuleMatcher.init)
+        self.defaultAction = definition.defaultAction
         self.schedules = schedules
         self.clock = clock
         self.cipa = cipa

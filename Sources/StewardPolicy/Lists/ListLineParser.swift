@@ -47,9 +47,14 @@ struct ListLineParser {
     // MARK: - Plain and hosts lines
 
     private mutating func parseNameLine(_ line: ArraySlice<UInt8>, emit: (ListEntry) -> Void) -> LineOutcome {
+        guard !line.isEmpty else { return .ignored }
+        // The common case, one name and nothing else, takes no token array.
+        if !line.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
+            return parseSingle(line, emit: emit)
+        }
         let tokens = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
         guard let head = tokens.first else { return .ignored }
-        let headAddress = IPAddress(String(decoding: head, as: UTF8.self))
+        let headAddress = IPAddress(bytes: head)
         if tokens.count > 1 {
             guard headAddress != nil else {
                 return .rejected(
@@ -59,7 +64,7 @@ struct ListLineParser {
             var added = 0
             for token in tokens.dropFirst() {
                 if Self.hostsFileSpecialNames.contains(Array(token).map(NameTable.lower)) { continue }
-                if IPAddress(String(decoding: token, as: UTF8.self)) != nil {
+                if IPAddress(bytes: token) != nil {
                     return .rejected("'\(Self.preview(token))' is an address where a host name belongs")
                 }
                 if let problem = DomainName.normalize(utf8: Self.stripWildcard(token), into: &name) {
@@ -70,8 +75,12 @@ struct ListLineParser {
             }
             return added == 0 ? .ignored : .entries(added)
         }
+        return parseSingle(head, emit: emit)
+    }
+
+    private mutating func parseSingle(_ head: ArraySlice<UInt8>, emit: (ListEntry) -> Void) -> LineOutcome {
         if format == .hosts { return .rejected("hosts-file line needs an address and a name") }
-        if let address = headAddress {
+        if let address = IPAddress(bytes: head) {
             emit(.address(address))
             return .entries(1)
         }

@@ -27,14 +27,21 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// Parses dotted-quad IPv4 (`192.0.2.1`) or RFC 4291 2.2 IPv6 text (`2001:db8::1`, `::ffff:192.0.2.1`,
     /// optionally in brackets). Zone identifiers and non-decimal IPv4 forms are refused.
     public init?(_ text: some StringProtocol) {
-        var utf8 = Array(text.utf8)
+        self.init(bytes: Array(text.utf8)[...])
+    }
+
+    /// Parses address text given as bytes (no allocation for IPv4).
+    public init?(bytes: ArraySlice<UInt8>) {
+        var utf8 = bytes
         if utf8.first == UInt8(ascii: "["), utf8.last == UInt8(ascii: "]") {
-            utf8.removeFirst()
-            utf8.removeLast()
+            utf8 = utf8.dropFirst().dropLast()
         }
-        if let v4 = Self.parseIPv4(utf8[...]) {
+        guard let first = utf8.first else { return nil }
+        // Cheap rejection: every address starts with a digit, a hex letter or ':'.
+        guard first == UInt8(ascii: ":") || Self.hexValue(first) != nil else { return nil }
+        if let v4 = Self.parseIPv4(utf8) {
             self.init(ipv4: v4)
-        } else if let (high, low) = Self.parseIPv6(utf8[...]) {
+        } else if utf8.contains(UInt8(ascii: ":")), let (high, low) = Self.parseIPv6(utf8) {
             self.init(high: high, low: low)
         } else {
             return nil
