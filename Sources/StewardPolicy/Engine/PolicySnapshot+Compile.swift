@@ -108,26 +108,19 @@ extension PolicySnapshot {
             let location = rule.location
             let path = location?.path ?? "rules[\(index)]"
             let match = rule.match
-            var groups: BitSet512? = nil
-            if !match.groups.isEmpty {
+            /// The bits of the named ids, or nil ("any") when none are named.
+            func bits(_ ids: [String], _ index: [String: Int], _ key: String, _ kind: String) -> BitSet512? {
+                guard !ids.isEmpty else { return nil }
                 var set = BitSet512()
-                for (position, id) in match.groups.enumerated() {
-                    if let bit = groupIndex[id] { set.insert(bit) } else {
-                        problem(location, "\(path).match.groups[\(position)]", "unknown group '\(id)'")
+                for (position, id) in ids.enumerated() {
+                    if let bit = index[id] { set.insert(bit) } else {
+                        problem(location, "\(path).match.\(key)[\(position)]", "unknown \(kind) '\(id)'")
                     }
                 }
-                groups = set
+                return set
             }
-            var zones: BitSet512? = nil
-            if !match.zones.isEmpty {
-                var set = BitSet512()
-                for (position, id) in match.zones.enumerated() {
-                    if let bit = zoneIndex[id] { set.insert(bit) } else {
-                        problem(location, "\(path).match.zones[\(position)]", "unknown zone '\(id)'")
-                    }
-                }
-                zones = set
-            }
+            let groups = bits(match.groups, groupIndex, "groups", "group")
+            let zones = bits(match.zones, zoneIndex, "zones", "zone")
             var destinations: BitSet512? = nil
             if match.hasDestination {
                 var set = categorySet(match.categories, location, "\(path).match.categories")
