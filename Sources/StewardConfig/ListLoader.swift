@@ -96,7 +96,8 @@ public enum ListLoader {
         return failure.map { "cannot read list file: \($0)" }
     }
 
-    /// A sizing hint for the name table: about one name per 16 bytes of list files.
+    /// A sizing hint for the name table: about one name per 20 bytes of list files (UT1 and
+    /// typical block lists average 20–22 bytes a line).
     static func expectedNames(_ sources: [ListSource]) -> Int {
         var bytes = 0
         for source in sources {
@@ -111,7 +112,7 @@ public enum ListLoader {
                 }
             }
         }
-        return max(1024, bytes / 16)
+        return max(1024, bytes / 20)
     }
 
     private static func fileSize(_ path: String) -> Int {

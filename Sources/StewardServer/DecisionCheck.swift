@@ -57,7 +57,7 @@ public struct DecisionCheck: Sendable {
         if let url {
             switch RequestTarget.parse(url) {
             case .success(let target):
-                destination = target.address.map { .address($0) } ?? .url(host: target.host, path: target.path)
+                destination = .url(host: target.host, path: target.path)
                 what = "\(target.host)\(target.path)"
             case .failure(let problem):
                 throw .badURL(url, problem.description)

@@ -8,7 +8,7 @@ import Testing
             ("gambling", .domains, "casino.com\nbet.example\n"),
             ("malware", .domains, "evil.casino.com\n"),
             ("social", .domains, "social.example\n"),
-            ("games", .urls, "portal.example/games/\nwww.site.example/Play/Now\ndmoz.org/World/Espa%c3%b1ol/Juegos/\n"),
+            ("games", .urls, "portal.example/games/\nwww.site.example/Play/Now\ndmoz.org/World/Espa%c3%b1ol/Juegos/\n129.105.212.34/~abutz\n"),
             ("tld", .domains, "zip\n"),
         ])
     }()
@@ -57,6 +57,9 @@ import Testing
             ("site.example", "/play", false),
             ("dmoz.org", "/World/Espa%C3%B1ol/Juegos/x", true),
             ("dmoz.org", "/World/Español/Juegos/", true),
+            ("129.105.212.34", "/~abutz/page", true),
+            ("129.105.212.34", "/other", false),
+            ("105.212.34", "/~abutz/page", false),
         ])
     func urlMatching(host: String, path: String, listed: Bool) {
         let categories = Self.lists.categories(ofHost: host, normalizedPath: URLPath.normalize(path))

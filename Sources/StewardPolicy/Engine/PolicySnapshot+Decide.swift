@@ -28,11 +28,7 @@ extension PolicySnapshot {
                 categories = lists.categories(ofName: name)
             }
         case .url(let host, let path):
-            if let address = IPAddress(host) {
-                categories = lists.categories(ofAddress: address)
-            } else {
-                categories = lists.categories(ofHost: host, normalizedPath: path)
-            }
+            categories = lists.categories(ofHost: host, normalizedPath: path)
         case .address(let address):
             categories = lists.categories(ofAddress: address)
         }

@@ -106,7 +106,15 @@ public struct CompiledLists: Sendable {
     /// Categories of a URL: those of its host plus every listed path prefix of it (or of a parent
     /// domain). `path` must already be in `URLPath` canonical form.
     public func categories(ofHost host: String, normalizedPath path: String) -> BitSet512 {
-        var result = categories(ofName: host)
+        if let address = IPAddress(host) {
+            return categories(ofAddress: address).union(urlCategories(host: address.description, normalizedPath: path))
+        }
+        return categories(ofName: host).union(urlCategories(host: host, normalizedPath: path))
+    }
+
+    /// Categories of the listed path prefixes for a host (or a parent domain of it).
+    func urlCategories(host: String, normalizedPath path: String) -> BitSet512 {
+        var result = BitSet512()
         guard !urlGroups.isEmpty else { return result }
         let pathBytes = Array(path.utf8)
         var hostCopy = host

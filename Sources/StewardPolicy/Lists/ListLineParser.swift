@@ -170,9 +170,17 @@ struct ListLineParser {
         }
         let normalizedPath = URLPath.normalize(bytes: pathPart)
         let wholeHost = normalizedPath == [UInt8(ascii: "/")]
-        if let address = IPAddress(String(decoding: authority, as: UTF8.self)) {
-            guard wholeHost else { return .rejected("URL entries with a path need a host name, not an address") }
-            emit(.address(address))
+        if let address = IPAddress(bytes: authority) {
+            if wholeHost {
+                emit(.address(address))
+                return .entries(1)
+            }
+            // Sites reached by address: keyed by the address's canonical text.
+            name = Array(address.description.utf8)
+            path = normalizedPath
+            name.withUnsafeBufferPointer { host in
+                path.withUnsafeBufferPointer { path in emit(.url(host: host, path: path)) }
+            }
             return .entries(1)
         }
         if let problem = DomainName.normalize(utf8: authority, into: &name) {

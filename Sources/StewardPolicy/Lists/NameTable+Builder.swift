@@ -11,7 +11,8 @@ extension NameTable {
         init(expectedCount: Int = 1024) {
             let capacity = Swift.max(16, Int(Double(expectedCount) / Self.maxLoad) + 1)
             slots = Array(repeating: Slot(key: 0, meta: 0), count: capacity)
-            arena.reserveCapacity(expectedCount * 16)
+            // Names in real lists average about 20 bytes; reserving that avoids regrowing the arena.
+            arena.reserveCapacity(expectedCount * 20)
         }
 
         static func key(of name: UnsafeBufferPointer<UInt8>) -> UInt64 {
@@ -77,9 +78,11 @@ extension NameTable {
         consuming func build() -> NameTable {
             let target = Swift.max(16, Int(Double(count) / Self.maxLoad) + 1)
             if slots.count > target + target / 4 { grow(to: target) }
-            let arenaCopy = Array(arena)
+            // Copy the arena to its exact size only when much of it is unused (copying doubles the
+            // peak memory of a large compile for a moment).
+            let finalArena = arena.capacity > arena.count + arena.count / 4 + 4096 ? Array(arena) : arena
             arena = []
-            return NameTable(slots: slots, arena: arenaCopy, count: count, hasSingleLabel: hasSingleLabel)
+            return NameTable(slots: slots, arena: finalArena, count: count, hasSingleLabel: hasSingleLabel)
         }
     }
 }
