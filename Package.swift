@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "StewardPolicy", targets: ["StewardPolicy"]),
         .library(name: "StewardConfig", targets: ["StewardConfig"]),
         .library(name: "StewardServer", targets: ["StewardServer"]),
+        .library(name: "StewardDNSWire", targets: ["StewardDNSWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -55,6 +56,22 @@ let package = Package(
         ),
         .target(name: "StewardPolicy", swiftSettings: strict),
         .target(
+            name: "StewardDNSWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "StewardDNS",
+            dependencies: [
+                "StewardDNSWire", "StewardPolicy", "StewardActivity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "StewardStore",
             dependencies: [
                 "StewardActivity", "StewardPolicy",
@@ -77,6 +94,11 @@ let package = Package(
         .testTarget(
             name: "StewardPolicyTests",
             dependencies: ["StewardPolicy"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StewardDNSWireTests",
+            dependencies: ["StewardDNSWire", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -105,7 +105,7 @@ public struct ActivityRecord: Sendable, Hashable, Codable {
         case .revoked: clause = snapshot.definition.revocationClause
         case .workOnly: clause = snapshot.definition.workOnlyClause
         case .defaultAction: clause = snapshot.definition.defaultClause
-        case .inactive: clause = nil
+        case .inactive, .bypassCanary: clause = nil
         }
         clauseDocument = clause?.document
         clauseSection = clause?.section

@@ -7,7 +7,7 @@ import Yams
 public enum ConfigurationLoader {
     static let topLevelKeys = [
         "district", "data-dir", "documents", "clauses", "lists", "roster", "groups", "zones", "schedules", "cipa",
-        "revocation", "work-only", "default", "policies",
+        "revocation", "work-only", "default", "policies", "dns", "activity", "metrics",
     ]
 
     /// Files larger than this are refused rather than read (a configuration is a few kilobytes).
@@ -133,6 +133,9 @@ public enum ConfigurationLoader {
             if let action = fallback["action"]?.oneOf(RuleAction.self) { config.policy.defaultAction = action }
             config.policy.defaultClause = fallback["clause"].flatMap { reader.clause($0) }
         }
+        if let dns = top["dns"] { config.dns = ServiceSettingsReader.dns(dns) }
+        if let activity = top["activity"] { config.activity = ServiceSettingsReader.activity(activity) }
+        if let metrics = top["metrics"] { config.metrics = ServiceSettingsReader.metrics(metrics) }
         if let policies = top["policies"]?.sequence() {
             for entry in policies {
                 let (rules, file) = reader.policy(entry)

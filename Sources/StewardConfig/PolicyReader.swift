@@ -83,7 +83,8 @@ struct PolicyReader {
     func group(_ value: YAMLValue) -> GroupDefinition? {
         guard
             let keys = value.mapping(
-                keys: ["id", "name", "roles", "buildings", "grades", "members", "work-only"], required: ["id"]),
+                keys: ["id", "name", "roles", "buildings", "grades", "members", "work-only", "safe-search", "youtube"],
+                required: ["id"]),
             let id = keys["id"]?.nonEmptyString()
         else { return nil }
         var roles: Set<Role> = []
@@ -108,6 +109,7 @@ struct PolicyReader {
         return GroupDefinition(
             id: id, name: keys["name"]?.string(), roles: roles, buildings: Set(keys["buildings"]?.strings() ?? []),
             grades: grades, members: Set(keys["members"]?.strings() ?? []), workOnly: keys["work-only"]?.bool() ?? false,
+            safeSearch: keys["safe-search"]?.bool() ?? false, youTube: keys["youtube"]?.oneOf(YouTubeRestriction.self) ?? .off,
             location: location(value))
     }
 

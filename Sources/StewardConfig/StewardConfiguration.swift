@@ -43,6 +43,10 @@ public struct StewardConfiguration: Sendable {
     /// Every file the policy was read from (configuration, policy files, documents, rosters), so a
     /// reload can watch them.
     public var sourceFiles: [String]
+    /// `dns:`; nil when the section is absent (no DNS service).
+    public var dns: DNSSettings?
+    public var activity = ActivitySettings()
+    public var metrics = MetricsSettings()
 
     public init(file: String) {
         self.file = file

@@ -161,7 +161,8 @@ public struct DNSName: Sendable {
         switch octet >> 6 {
         case 0: return
         case 1: throw DNSWireError(.labelTooLong, "label length \(octet) exceeds \(maxLabelLength)")
-        default: throw DNSWireError(.reservedLabelType, "reserved label type 0x\(String(octet & 0xC0, radix: 16))")
+        case 2: throw DNSWireError(.reservedLabelType, "reserved label type 0x80")
+        default: throw DNSWireError(.reservedLabelType, "compression pointer not allowed in an uncompressed name")
         }
     }
 }

@@ -26,7 +26,8 @@ public struct DNSWireError: Error, Hashable, Sendable, CustomStringConvertible {
         case tooManyPointers
         /// A header count cannot possibly fit in the bytes that follow.
         case countExceedsData
-        /// RDATA does not match its RDLENGTH (runs past it, stops short of it, or has the wrong size).
+        /// RDATA does not match its RDLENGTH (stops short of it, or has the wrong size for its type);
+        /// also octets after the root label in `DNSName(wireBytes:)`.
         case rdataLengthMismatch
         /// More than one OPT record (RFC 6891 6.1.1).
         case duplicateOPT

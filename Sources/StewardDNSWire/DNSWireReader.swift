@@ -4,7 +4,7 @@ import NIOCore
 /// message header, so compression pointers (RFC 1035 4.1.4) are plain offsets into `bytes`.
 ///
 /// Every read checks the remaining length first and throws `DNSWireError` instead of trapping.
-/// The pointer is only valid inside the closure that vended it (`withMessageBytes`).
+/// The pointer is only valid inside the closure that vended it (`ByteBuffer.readDNS`).
 struct DNSWireReader {
     let bytes: UnsafeRawBufferPointer
     var position: Int

@@ -13,6 +13,9 @@ public enum DecisionCause: String, Sendable, Hashable {
     case inactive
     /// The person's group is switched to "work only" (R20) and this is a personal-use category.
     case workOnly = "work-only"
+    /// A name answered "no" so that devices keep using the filter (R3): Firefox's DNS-over-HTTPS
+    /// canary, Apple Private Relay.
+    case bypassCanary = "bypass-canary"
 }
 
 /// The answer to "may this subject reach this destination now?". A small value with no references,
@@ -52,11 +55,17 @@ public struct Subject: Sendable, Hashable {
     public var status: PersonStatus
     /// Whether any of the subject's groups is switched to "work only".
     public var workOnly: Bool
+    /// Whether any of the subject's groups enforces SafeSearch.
+    public var safeSearch: Bool
+    /// The strictest YouTube restriction of the subject's groups.
+    public var youTube: YouTubeRestriction
 
     public init(
         personID: String?, groups: BitSet512, primaryGroup: Int32, isAdult: Bool, status: PersonStatus = .active,
-        workOnly: Bool = false
+        workOnly: Bool = false, safeSearch: Bool = false, youTube: YouTubeRestriction = .off
     ) {
+        self.safeSearch = safeSearch
+        self.youTube = youTube
         self.personID = personID
         self.groups = groups
         self.primaryGroup = primaryGroup

@@ -60,6 +60,9 @@ extension PolicySnapshot {
         case .inactive:
             clause = nil
             reason = "The account is inactive; there is no network access for it"
+        case .bypassCanary:
+            clause = nil
+            reason = "Answered 'no such name' so that browsers and devices keep using the district's filter"
         case .workOnly:
             clause = definition.workOnlyClause
             reason = "Personal use is switched off for \(group?.name ?? "this group") (work only)"

@@ -78,14 +78,18 @@ public final class PolicySnapshot: Sendable {
         var set = BitSet512()
         var primary: Int32 = -1
         var workOnly = false
+        var safeSearch = false
+        var youTube = YouTubeRestriction.off
         for (index, group) in groups.enumerated() where group.contains(person) {
             set.insert(index)
             if primary < 0 { primary = Int32(index) }
-            if group.workOnly { workOnly = true }
+            workOnly = workOnly || group.workOnly
+            safeSearch = safeSearch || group.safeSearch
+            youTube = max(youTube, group.youTube)
         }
         return Subject(
             personID: person.id, groups: set, primaryGroup: primary, isAdult: person.role.isAdult,
-            status: person.status, workOnly: workOnly)
+            status: person.status, workOnly: workOnly, safeSearch: safeSearch, youTube: youTube)
     }
 
     /// The subject for a client nobody has identified: its zone's default group.
@@ -94,9 +98,10 @@ public final class PolicySnapshot: Sendable {
             return Subject(personID: nil, groups: BitSet512(), primaryGroup: -1, isAdult: false)
         }
         let group = zoneDefaultGroups[Int(zone)]
+        let definition = groups[Int(group)]
         return Subject(
             personID: nil, groups: BitSet512([Int(group)]), primaryGroup: group, isAdult: false,
-            workOnly: groups[Int(group)].workOnly)
+            workOnly: definition.workOnly, safeSearch: definition.safeSearch, youTube: definition.youTube)
     }
 
     public func groupIndex(id: String) -> Int? { groups.firstIndex { $0.id == id } }

@@ -11,12 +11,19 @@ public struct GroupDefinition: Hashable, Sendable {
     public var members: Set<String>
     /// R20: the Superintendent's "work only" switch — personal-use categories are blocked.
     public var workOnly: Bool
+    /// SafeSearch enforced on search engines (R3), by DNS rewrite.
+    public var safeSearch: Bool
+    /// YouTube restricted mode (R3), by DNS rewrite.
+    public var youTube: YouTubeRestriction
     public var location: SourceLocation?
 
     public init(
         id: String, name: String? = nil, roles: Set<Role> = [], buildings: Set<String> = [], grades: Set<Int> = [],
-        members: Set<String> = [], workOnly: Bool = false, location: SourceLocation? = nil
+        members: Set<String> = [], workOnly: Bool = false, safeSearch: Bool = false, youTube: YouTubeRestriction = .off,
+        location: SourceLocation? = nil
     ) {
+        self.safeSearch = safeSearch
+        self.youTube = youTube
         self.id = id
         self.name = name ?? id
         self.roles = roles
@@ -47,6 +54,14 @@ public struct GroupDefinition: Hashable, Sendable {
     /// named members (who could be anyone), is certain to hold adults only.
     public var mayIncludeMinors: Bool {
         roles.isEmpty || roles.contains { !$0.isAdult } || !members.isEmpty
+    }
+}
+
+/// YouTube's restricted modes, strictest last.
+public enum YouTubeRestriction: String, Sendable, Hashable, CaseIterable, Comparable {
+    case off, moderate, strict
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 }
 

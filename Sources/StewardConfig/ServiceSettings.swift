@@ -1,0 +1,57 @@
+import StewardPolicy
+
+/// How a blocked name is answered over DNS.
+public enum BlockAnswer: String, Sendable, CaseIterable {
+    /// NXDOMAIN, with a synthetic SOA so resolvers cache it briefly.
+    case nxdomain
+    /// A → 0.0.0.0, AAAA → ::, other types empty.
+    case null
+    /// A/AAAA → the block page's address, so browsers land on the page that names the clause.
+    case blockPage = "block-page"
+}
+
+/// `dns:` — the filtering resolver.
+public struct DNSSettings: Sendable {
+    /// `host:port` addresses to serve on, UDP and TCP.
+    public var listen: [String] = ["127.0.0.1:53"]
+    /// The district's upstream resolvers, `host[:port]`.
+    public var upstreams: [String] = []
+    /// Extra client networks served besides every zone's networks.
+    public var clients: [IPNetwork] = []
+    public var blockAnswer: BlockAnswer = .nxdomain
+    public var blockPageIPv4: IPAddress?
+    public var blockPageIPv6: IPAddress?
+    /// TTL of synthesised answers (blocks, rewrites).
+    public var blockedTTL: UInt32 = 60
+    public var cacheSize = 100_000
+    public var cacheMinTTL: UInt32 = 0
+    public var cacheMaxTTL: UInt32 = 86_400
+    public var negativeMaxTTL: UInt32 = 3600
+    /// Per attempt, milliseconds.
+    public var timeoutMilliseconds = 1500
+    public var attempts = 3
+    /// Per client address; 0 turns the limit off.
+    public var rateLimitQueriesPerSecond = 0
+    public var rateLimitBurst = 0
+    public var tcpIdleTimeoutSeconds = 10
+    /// Apple Private Relay names are answered NXDOMAIN so devices fall back to the filtered path.
+    public var blockPrivateRelay = true
+
+    public init() {}
+}
+
+/// `activity:` — the record of decisions.
+public struct ActivitySettings: Sendable {
+    public var retentionDays = 180
+    /// Events waiting for the writer; beyond this they are dropped and counted.
+    public var queueCapacity = 262_144
+
+    public init() {}
+}
+
+/// `metrics:` — Prometheus text format.
+public struct MetricsSettings: Sendable {
+    public var listen: String?
+
+    public init() {}
+}

@@ -1,0 +1,112 @@
+import StewardPolicy
+
+/// Reads the service sections (`dns`, `activity`, `metrics`).
+enum ServiceSettingsReader {
+    static func dns(_ value: YAMLValue) -> DNSSettings {
+        var settings = DNSSettings()
+        let keys = [
+            "listen", "upstreams", "clients", "block-answer", "block-page", "blocked-ttl", "cache", "timeout-ms",
+            "attempts", "rate-limit", "tcp-idle-timeout", "block-private-relay",
+        ]
+        guard let fields = value.mapping(keys: keys, required: ["upstreams"]) else { return settings }
+        if let listen = fields["listen"] {
+            let addresses = listen.strings()
+            for address in addresses where HostPort.parse(address, defaultPort: 53) == nil {
+                listen.problem("'\(address)' is not an address with a port (127.0.0.1:53, [::1]:53)")
+            }
+            if addresses.isEmpty { listen.problem("give at least one address to serve on") }
+            settings.listen = addresses
+        }
+        if let upstreams = fields["upstreams"] {
+            let addresses = upstreams.strings()
+            for address in addresses where HostPort.parse(address, defaultPort: 53) == nil {
+                upstreams.problem("'\(address)' is not an IP address with an optional port (9.9.9.9, 192.0.2.53:5353)")
+            }
+            if addresses.isEmpty { upstreams.problem("give at least one upstream resolver") }
+            settings.upstreams = addresses
+        }
+        if let clients = fields["clients"] {
+            for text in clients.strings() {
+                if let network = IPNetwork(text) { settings.clients.append(network) } else {
+                    clients.problem("'\(text)' is not a network in CIDR notation")
+                }
+            }
+        }
+        if let answer = fields["block-answer"]?.oneOf(BlockAnswer.self) { settings.blockAnswer = answer }
+        if let page = fields["block-page"] {
+            for text in page.strings() {
+                guard let address = IPAddress(text) else {
+                    page.problem("'\(text)' is not an IP address")
+                    continue
+                }
+                if address.isIPv4 { settings.blockPageIPv4 = address } else { settings.blockPageIPv6 = address }
+            }
+        }
+        if settings.blockAnswer == .blockPage, settings.blockPageIPv4 == nil, settings.blockPageIPv6 == nil {
+            value.problem("block-answer is block-page, so block-page must give the page's address")
+        }
+        if let ttl = fields["blocked-ttl"]?.int(in: 0...86_400) { settings.blockedTTL = UInt32(ttl) }
+        if let cache = fields["cache"]?.mapping(keys: ["size", "min-ttl", "max-ttl", "negative-max-ttl"]) {
+            if let size = cache["size"]?.int(in: 0...10_000_000) { settings.cacheSize = size }
+            if let ttl = cache["min-ttl"]?.int(in: 0...86_400) { settings.cacheMinTTL = UInt32(ttl) }
+            if let ttl = cache["max-ttl"]?.int(in: 1...604_800) { settings.cacheMaxTTL = UInt32(ttl) }
+            if let ttl = cache["negative-max-ttl"]?.int(in: 0...86_400) { settings.negativeMaxTTL = UInt32(ttl) }
+            if settings.cacheMinTTL > settings.cacheMaxTTL { value.problem("cache min-ttl is above max-ttl") }
+        }
+        if let timeout = fields["timeout-ms"]?.int(in: 50...30_000) { settings.timeoutMilliseconds = timeout }
+        if let attempts = fields["attempts"]?.int(in: 1...10) { settings.attempts = attempts }
+        if let limit = fields["rate-limit"]?.mapping(keys: ["queries-per-second", "burst"], required: ["queries-per-second"]) {
+            if let rate = limit["queries-per-second"]?.int(in: 0...1_000_000) { settings.rateLimitQueriesPerSecond = rate }
+            settings.rateLimitBurst = limit["burst"]?.int(in: 1...10_000_000) ?? settings.rateLimitQueriesPerSecond * 2
+        }
+        if let idle = fields["tcp-idle-timeout"]?.int(in: 1...600) { settings.tcpIdleTimeoutSeconds = idle }
+        if let relay = fields["block-private-relay"]?.bool() { settings.blockPrivateRelay = relay }
+        return settings
+    }
+
+    static func activity(_ value: YAMLValue) -> ActivitySettings {
+        var settings = ActivitySettings()
+        guard let fields = value.mapping(keys: ["retention-days", "queue"]) else { return settings }
+        if let days = fields["retention-days"]?.int(in: 1...3650) { settings.retentionDays = days }
+        if let queue = fields["queue"]?.int(in: 1024...100_000_000) { settings.queueCapacity = queue }
+        return settings
+    }
+
+    static func metrics(_ value: YAMLValue) -> MetricsSettings {
+        var settings = MetricsSettings()
+        guard let fields = value.mapping(keys: ["listen"]) else { return settings }
+        if let listen = fields["listen"], let text = listen.string() {
+            if HostPort.parse(text, defaultPort: nil) == nil { listen.problem("'\(text)' is not an address with a port") }
+            settings.listen = text
+        }
+        return settings
+    }
+}
+
+/// `192.0.2.1:53`, `[2001:db8::1]:53`, `192.0.2.1` (default port).
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var address: IPAddress
+    public var port: Int
+
+    public static func parse(_ text: String, defaultPort: Int?) -> HostPort? {
+        var host = Substring(text)
+        var port = defaultPort
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let rest = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let value = Int(rest.dropFirst()) else { return nil }
+                port = value
+            }
+        } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
+            guard let value = Int(host[host.index(after: colon)...]) else { return nil }
+            port = value
+            host = host[..<colon]
+        }
+        guard let address = IPAddress(host), let port, (0...65535).contains(port) else { return nil }
+        return HostPort(address: address, port: port)
+    }
+
+    public var description: String { address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)" }
+}

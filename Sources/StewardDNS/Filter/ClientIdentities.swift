@@ -1,0 +1,42 @@
+import StewardPolicy
+import Synchronization
+
+/// Who is behind a client address: the sessions the portal, RADIUS or proxy login open (later
+/// issues fill them). The query path does one dictionary read under a short lock; it never touches
+/// a disk. A client with no session is identified by its network zone only.
+public final class ClientIdentities: Sendable {
+    public struct Session: Sendable, Hashable {
+        public var person: Person
+        /// Seconds since 1970 (UTC) when the session ends.
+        public var expires: Int64
+        public var source: String
+
+        public init(person: Person, expires: Int64, source: String) {
+            self.person = person
+            self.expires = expires
+            self.source = source
+        }
+    }
+
+    private let sessions = Mutex<[IPAddress: Session]>([:])
+
+    public init() {}
+
+    public func open(_ session: Session, for address: IPAddress) {
+        sessions.withLock { $0[address] = session }
+    }
+
+    public func close(_ address: IPAddress) {
+        _ = sessions.withLock { $0.removeValue(forKey: address) }
+    }
+
+    /// The person signed in at `address` at `now`, if the session has not expired.
+    public func person(at address: IPAddress, now: Int64) -> Person? {
+        sessions.withLock { sessions in
+            guard let session = sessions[address] else { return nil }
+            return session.expires > now ? session.person : nil
+        }
+    }
+
+    public var count: Int { sessions.withLock { $0.count } }
+}

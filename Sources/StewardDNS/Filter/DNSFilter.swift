@@ -1,0 +1,189 @@
+import Foundation
+import NIOCore
+import StewardActivity
+import StewardDNSWire
+import StewardPolicy
+
+/// The filtering resolver's logic, one query at a time, independent of the transport. The stages,
+/// in the order that matters:
+/// 1. parse (malformed with an ID → FORMERR; without → dropped);
+/// 2. only configured client networks are served (others → REFUSED: never an open resolver), then
+///    the per-client rate limit;
+/// 3. identity (session → person, else the zone's default group) and the policy decision — before
+///    the cache, because the same name has different answers for different people;
+/// 4. bypass closers (DoH canary, Private Relay), then blocks, then SafeSearch rewrites;
+/// 5. the cache, else the upstreams;
+/// 6. the answer's CNAME chain and addresses are decided too (an allowed name that aliases a
+///    blocked one is blocked), then the response is fitted to the client's size (TC=1).
+/// Every query becomes an activity event.
+public final class DNSFilter: Sendable {
+    public struct Configuration: Sendable {
+        /// Networks served besides every zone's networks.
+        public var clients: [IPNetwork] = []
+        public var blockAnswer: DNSBlockAnswer = .nxdomain
+        public var blockPageIPv4: IPAddress?
+        public var blockPageIPv6: IPAddress?
+        public var syntheticTTL: UInt32 = 60
+        public var blockPrivateRelay = true
+        public var rateLimitQueriesPerSecond = 0
+        public var rateLimitBurst = 0
+
+        public init() {}
+    }
+
+    public enum Transport: Sendable { case udp, tcp }
+
+    /// What to do with a packet.
+    public enum Outcome {
+        case respond(ByteBuffer)
+        case drop
+        /// The answer comes later (upstream); nil means drop.
+        case later(EventLoopFuture<ByteBuffer?>)
+    }
+
+    let configuration: Configuration
+    let answers: SyntheticAnswers
+    let identities: ClientIdentities
+    let cache: (any DNSAnswerCache)?
+    let upstream: any DNSUpstream
+    let recorder: ActivityRecorder?
+    let limiter: RateLimiter?
+    public let metrics = DNSMetrics()
+
+    static let canaryNames: Set<String> = ["use-application-dns.net"]
+    static let privateRelayNames: Set<String> = ["mask.icloud.com", "mask-h2.icloud.com", "mask-api.icloud.com"]
+
+    public init(
+        configuration: Configuration, identities: ClientIdentities, cache: (any DNSAnswerCache)?,
+        upstream: any DNSUpstream, recorder: ActivityRecorder?
+    ) {
+        self.configuration = configuration
+        self.identities = identities
+        self.cache = cache
+        self.upstream = upstream
+        self.recorder = recorder
+        limiter =
+            configuration.rateLimitQueriesPerSecond > 0
+            ? RateLimiter(queriesPerSecond: configuration.rateLimitQueriesPerSecond, burst: configuration.rateLimitBurst)
+            : nil
+        answers = SyntheticAnswers(
+            blockAnswer: configuration.blockAnswer,
+            blockPageIPv4: configuration.blockPageIPv4?.ipv4.map(DNSIPv4Address.init),
+            blockPageIPv6: configuration.blockPageIPv6.flatMap { $0.isIPv4 ? nil : DNSIPv6Address(high: $0.high, low: $0.low) },
+            ttl: configuration.syntheticTTL)
+    }
+
+    /// A query in flight: what the event needs once the answer is known.
+    struct Context {
+        let query: DNSMessage
+        let question: DNSQuestion
+        let client: IPAddress
+        let subject: Subject
+        let zone: Int32
+        let name: String
+        let snapshot: PolicySnapshot
+        let started: NIODeadline
+        let now: Int64
+        let maxSize: Int
+    }
+
+    public func handle(
+        _ packet: ByteBuffer, from client: IPAddress, transport: Transport, snapshot: PolicySnapshot,
+        eventLoop: any EventLoop
+    ) -> Outcome {
+        let started = NIODeadline.now()
+        let query: DNSMessage
+        switch DNSMessage.parseQuery(packet) {
+        case .drop:
+            DNSMetrics.bump(metrics.dropped)
+            return .drop
+        case .malformed(let id, let rd, _):
+            DNSMetrics.bump(metrics.formatErrors)
+            return .respond(DNSMessage.formatError(id: id, rd: rd).encoded(maxSize: 512))
+        case .query(let parsed):
+            query = parsed
+        }
+        guard let question = query.questions.first else { return .drop }
+        let maxSize = transport == .udp ? query.maxResponseSize : Int(UInt16.max)
+
+        let zone = snapshot.zone(for: client)
+        guard zone >= 0 || configuration.clients.contains(where: { $0.contains(client) }) else {
+            DNSMetrics.bump(metrics.refused)
+            return .respond(query.makeResponse(rcode: .refused).encoded(maxSize: maxSize))
+        }
+        if let limiter, !limiter.allow(client, nanoseconds: started.uptimeNanoseconds) {
+            DNSMetrics.bump(metrics.rateLimited)
+            return .drop
+        }
+        guard query.header.opcode == .query else {
+            return .respond(query.makeResponse(rcode: .notImp).encoded(maxSize: maxSize))
+        }
+        guard question.class == .IN || question.class == .ANY else {
+            DNSMetrics.bump(metrics.refused)
+            return .respond(query.makeResponse(rcode: .refused).encoded(maxSize: maxSize))
+        }
+
+        let now = Int64(Date().timeIntervalSince1970)
+        let subject = identities.person(at: client, now: now).map { snapshot.subject(for: $0) }
+            ?? snapshot.subject(forZone: zone)
+        let context = Context(
+            query: query, question: question, client: client, subject: subject, zone: zone,
+            name: question.name.lowercasedText, snapshot: snapshot, started: started, now: now, maxSize: maxSize)
+
+        // Bypass closers come first: no policy may allow them.
+        if Self.canaryNames.contains(context.name)
+            || (configuration.blockPrivateRelay && Self.privateRelayNames.contains(context.name))
+        {
+            let decision = Decision(
+                action: .block, cause: .bypassCanary, rule: -1, categories: BitSet512(), group: subject.primaryGroup)
+            return .respond(finish(answers.nxdomain(for: query, question: question), decision, context))
+        }
+
+        let decision = question.name.withUTF8Text { name in
+            snapshot.decide(name: name, subject: subject, zone: zone, at: now)
+        }
+        switch decision.action {
+        case .block:
+            return .respond(finish(answers.blocked(for: query, question: question), decision, context))
+        case .warn where configuration.blockPageIPv4 != nil || configuration.blockPageIPv6 != nil:
+            // A warning needs a page to click through; the block page serves it.
+            let page = SyntheticAnswers(
+                blockAnswer: .blockPage, blockPageIPv4: answers.blockPageIPv4, blockPageIPv6: answers.blockPageIPv6,
+                ttl: answers.ttl)
+            return .respond(finish(page.blocked(for: query, question: question), decision, context))
+        case .allow, .flag, .warn:
+            break
+        }
+
+        if question.type == .ANY {
+            return .respond(finish(answers.minimalAny(for: query, question: question), decision, context))
+        }
+
+        if let target = SafeSearch.target(for: context.name, subject: subject) {
+            return rewrite(to: target, decision: decision, context: context, eventLoop: eventLoop)
+        }
+
+        if let cache, let cached = cache.cachedResponse(to: query, question: question, now: started) {
+            DNSMetrics.bump(metrics.cacheHits)
+            let (response, final) = inspect(cached, decision: decision, context: context)
+            return .respond(finish(response, final, context, cacheHit: true))
+        }
+        DNSMetrics.bump(metrics.cacheMisses)
+        let future = upstream.forward(query, on: eventLoop).map { [self] answer -> ByteBuffer? in
+            self.noteUpstream(started: started)
+            cache?.remember(answer.message, question: question, now: .now())
+            let (response, final) = self.inspect(answer.message, decision: decision, context: context)
+            return self.finish(response, final, context, upstream: Int16(answer.upstream))
+        }.recover { [self] _ in
+            DNSMetrics.bump(self.metrics.upstreamFailures)
+            return self.finish(query.makeResponse(rcode: .servFail), decision, context)
+        }
+        return .later(future)
+    }
+
+    private func noteUpstream(started: NIODeadline) {
+        DNSMetrics.bump(metrics.upstreamAnswers)
+        let micros = (NIODeadline.now() - started).nanoseconds / 1000
+        DNSMetrics.bump(metrics.upstreamMicros, by: UInt64(max(0, micros)))
+    }
+}

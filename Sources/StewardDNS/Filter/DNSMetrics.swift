@@ -1,0 +1,56 @@
+import Synchronization
+
+/// Counters of the DNS filter, exported in Prometheus text format.
+public final class DNSMetrics: Sendable {
+    public let allowed = Atomic<UInt64>(0)
+    public let blocked = Atomic<UInt64>(0)
+    public let warned = Atomic<UInt64>(0)
+    public let flagged = Atomic<UInt64>(0)
+    public let rewritten = Atomic<UInt64>(0)
+    public let refused = Atomic<UInt64>(0)
+    public let formatErrors = Atomic<UInt64>(0)
+    public let dropped = Atomic<UInt64>(0)
+    public let rateLimited = Atomic<UInt64>(0)
+    public let cacheHits = Atomic<UInt64>(0)
+    public let cacheMisses = Atomic<UInt64>(0)
+    public let upstreamFailures = Atomic<UInt64>(0)
+    public let upstreamAnswers = Atomic<UInt64>(0)
+    /// Sum of upstream round trips, microseconds (with `upstreamAnswers`, the mean).
+    public let upstreamMicros = Atomic<UInt64>(0)
+
+    public init() {}
+
+    static func bump(_ counter: borrowing Atomic<UInt64>, by amount: UInt64 = 1) {
+        counter.add(amount, ordering: .relaxed)
+    }
+
+    /// Prometheus text exposition of these counters.
+    public func prometheusText() -> String {
+        func value(_ counter: borrowing Atomic<UInt64>) -> UInt64 { counter.load(ordering: .relaxed) }
+        var lines: [String] = []
+        lines.append("# HELP steward_dns_queries_total DNS queries answered, by decision.")
+        lines.append("# TYPE steward_dns_queries_total counter")
+        lines.append("steward_dns_queries_total{decision=\"allow\"} \(value(allowed))")
+        lines.append("steward_dns_queries_total{decision=\"block\"} \(value(blocked))")
+        lines.append("steward_dns_queries_total{decision=\"warn\"} \(value(warned))")
+        lines.append("steward_dns_queries_total{decision=\"flag\"} \(value(flagged))")
+        lines.append("steward_dns_queries_total{decision=\"rewrite\"} \(value(rewritten))")
+        lines.append("steward_dns_queries_total{decision=\"refused\"} \(value(refused))")
+        lines.append("steward_dns_queries_total{decision=\"formerr\"} \(value(formatErrors))")
+        lines.append("# HELP steward_dns_dropped_total Packets dropped unanswered (no ID, or rate limited).")
+        lines.append("# TYPE steward_dns_dropped_total counter")
+        lines.append("steward_dns_dropped_total{reason=\"malformed\"} \(value(dropped))")
+        lines.append("steward_dns_dropped_total{reason=\"rate-limit\"} \(value(rateLimited))")
+        lines.append("# TYPE steward_dns_cache_hits_total counter")
+        lines.append("steward_dns_cache_hits_total \(value(cacheHits))")
+        lines.append("# TYPE steward_dns_cache_misses_total counter")
+        lines.append("steward_dns_cache_misses_total \(value(cacheMisses))")
+        lines.append("# TYPE steward_dns_upstream_failures_total counter")
+        lines.append("steward_dns_upstream_failures_total \(value(upstreamFailures))")
+        lines.append("# TYPE steward_dns_upstream_answers_total counter")
+        lines.append("steward_dns_upstream_answers_total \(value(upstreamAnswers))")
+        lines.append("# TYPE steward_dns_upstream_latency_microseconds_sum counter")
+        lines.append("steward_dns_upstream_latency_microseconds_sum \(value(upstreamMicros))")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

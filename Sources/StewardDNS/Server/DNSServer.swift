@@ -1,0 +1,167 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import StewardPolicy
+import Synchronization
+
+/// The DNS service: UDP and TCP on every configured address, until graceful shutdown.
+public final class DNSServer: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var listen: [SocketAddress]
+        public var tcpIdleTimeout: TimeAmount = .seconds(10)
+        /// Open TCP connections at most; beyond it new ones are closed at once.
+        public var maxTCPConnections = 1024
+
+        public init(listen: [SocketAddress]) {
+            self.listen = listen
+        }
+    }
+
+    let configuration: Configuration
+    let filter: DNSFilter
+    let snapshots: SnapshotHolder
+    let group: any EventLoopGroup
+    let logger: Logger
+    private let channels = Mutex<[any Channel]>([])
+    private let bound = Mutex<(udp: [SocketAddress], tcp: [SocketAddress])>(([], []))
+    private let boundSignal = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let openConnections = Atomic<Int>(0)
+
+    public init(
+        configuration: Configuration, filter: DNSFilter, snapshots: SnapshotHolder, group: any EventLoopGroup,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.filter = filter
+        self.snapshots = snapshots
+        self.group = group
+        self.logger = logger
+    }
+
+    /// The addresses actually bound (ports resolved when 0 was asked), once listening.
+    public func boundAddresses() async -> (udp: [SocketAddress], tcp: [SocketAddress]) {
+        await withCheckedContinuation { continuation in
+            let ready = bound.withLock { !$0.udp.isEmpty || configuration.listen.isEmpty }
+            if ready {
+                continuation.resume()
+            } else {
+                boundSignal.withLock { $0.append(continuation) }
+                // Re-check: the server may have bound between the two locks.
+                if bound.withLock({ !$0.udp.isEmpty }) { resumeWaiters() }
+            }
+        }
+        return bound.withLock { $0 }
+    }
+
+    private func resumeWaiters() {
+        let waiters = boundSignal.withLock { waiters in
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    public func run() async throws {
+        var udpAddresses: [SocketAddress] = []
+        var udpChannels: [any Channel] = []
+        var tcpServers: [NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>] = []
+        for address in configuration.listen {
+            let udp = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.datagramVectorReadMessageCount, value: 32)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
+                .channelInitializer { [filter, snapshots] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DNSUDPHandler(filter: filter, snapshots: snapshots))
+                    }
+                }
+                .bind(to: address).get()
+            channels.withLock { $0.append(udp) }
+            udpChannels.append(udp)
+            if let local = udp.localAddress { udpAddresses.append(local) }
+            let idle = configuration.tcpIdleTimeout
+            let tcp = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 256)
+                .bind(to: address) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            IdleStateHandler(readTimeout: idle),
+                            ByteToMessageHandler(DNSTCPFrameDecoder(), maximumBufferSize: 70_000),
+                            DNSTCPFrameEncoder(),
+                            IdleConnectionCloser(),
+                        ])
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            channels.withLock { $0.append(tcp.channel) }
+            tcpServers.append(tcp)
+        }
+        bound.withLock { $0 = (udpAddresses, tcpServers.compactMap { $0.channel.localAddress }) }
+        resumeWaiters()
+        logger.info(
+            "DNS listening", metadata: ["udp": "\(udpAddresses)", "tcp": "\(tcpServers.compactMap(\.channel.localAddress))"])
+
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                for server in tcpServers {
+                    group.addTask { try await self.serveTCP(server) }
+                }
+                // UDP answers on its event loop; its task only waits for the socket to close.
+                for channel in udpChannels {
+                    group.addTask { try await channel.closeFuture.get() }
+                }
+            }
+        } onGracefulShutdown: {
+            for channel in self.channels.withLock({ $0 }) { channel.close(promise: nil) }
+        }
+    }
+
+    private func serveTCP(_ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { connections in
+                for try await connection in connections {
+                    let open = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+                    if open > configuration.maxTCPConnections {
+                        openConnections.wrappingSubtract(1, ordering: .relaxed)
+                        try? await connection.channel.close()
+                        continue
+                    }
+                    group.addTask {
+                        defer { self.openConnections.wrappingSubtract(1, ordering: .relaxed) }
+                        await self.serveConnection(connection)
+                    }
+                }
+            }
+        }
+    }
+
+    /// RFC 7766: several queries on one connection, answered in turn, until the client closes or
+    /// the connection idles out.
+    private func serveConnection(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        guard let remote = connection.channel.remoteAddress, let client = StewardPolicy.IPAddress(remote) else {
+            try? await connection.channel.close()
+            return
+        }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                for try await message in inbound {
+                    let eventLoop = connection.channel.eventLoop
+                    let outcome = filter.handle(
+                        message, from: client, transport: .tcp, snapshot: snapshots.snapshot, eventLoop: eventLoop)
+                    switch outcome {
+                    case .respond(let buffer):
+                        try await outbound.write(buffer)
+                    case .drop:
+                        continue
+                    case .later(let future):
+                        if let buffer = try await future.get() { try await outbound.write(buffer) }
+                    }
+                }
+            }
+        } catch {
+            logger.debug("DNS TCP connection ended", metadata: ["client": "\(client)", "error": "\(error)"])
+        }
+    }
+}
