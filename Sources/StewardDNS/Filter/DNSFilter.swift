@@ -118,6 +118,10 @@ public final class DNSFilter: Sendable {
         guard query.header.opcode == .query else {
             return .respond(query.makeResponse(rcode: .notImp).encoded(maxSize: maxSize))
         }
+        if let edns = query.edns, edns.version > 0 {
+            // RFC 6891 6.1.3: only version 0 is implemented.
+            return .respond(query.makeResponse(rcode: .badVers).encoded(maxSize: maxSize))
+        }
         guard question.class == .IN || question.class == .ANY else {
             DNSMetrics.bump(metrics.refused)
             return .respond(query.makeResponse(rcode: .refused).encoded(maxSize: maxSize))
