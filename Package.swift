@@ -33,16 +33,22 @@ let package = Package(
         .target(
             name: "StewardCLI",
             dependencies: [
-                "StewardServer",
+                "StewardServer", "StewardConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "StewardServer",
             dependencies: [
-                "StewardConfig", "StewardPolicy",
+                "StewardConfig", "StewardPolicy", "StewardDNS", "StewardDNSWire", "StewardActivity", "StewardStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -99,6 +105,17 @@ let package = Package(
         .testTarget(
             name: "StewardDNSWireTests",
             dependencies: ["StewardDNSWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StewardDNSTests",
+            dependencies: [
+                "StewardDNS", "StewardDNSWire", "StewardServer", "StewardConfig", "StewardPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

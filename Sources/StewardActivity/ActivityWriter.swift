@@ -52,6 +52,11 @@ public struct ActivityWriter: Service {
             }
         }
         await flush()
+        do {
+            try await store.close()
+        } catch {
+            logger.error("activity store did not close cleanly", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Writes everything queued now, in batches.

@@ -6,7 +6,7 @@ public struct StewardCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "steward",
         abstract: "Makes a school district's acceptable-use policy real on its network.",
-        subcommands: [CheckCommand.self, ListsCommand.self, ConfigCommand.self]
+        subcommands: [ServeCommand.self, CheckCommand.self, ListsCommand.self, ConfigCommand.self]
     )
 
     public init() {}

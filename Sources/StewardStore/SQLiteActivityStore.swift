@@ -126,7 +126,11 @@ public actor SQLiteActivityStore: ActivityStore {
         }
     }
 
+    private var closed = false
+
     public func close() async throws {
+        guard !closed else { return }
+        closed = true
         try await connection.close().get()
     }
 }

@@ -81,10 +81,12 @@ public final class DNSServer: Service, Sendable {
             udpChannels.append(udp)
             if let local = udp.localAddress { udpAddresses.append(local) }
             let idle = configuration.tcpIdleTimeout
+            // TCP on the port UDP got (they differ only when port 0 was asked for).
+            let tcpAddress = udp.localAddress ?? address
             let tcp = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.backlog, value: 256)
-                .bind(to: address) { channel in
+                .bind(to: tcpAddress) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers([
                             IdleStateHandler(readTimeout: idle),

@@ -1,0 +1,125 @@
+import NIOCore
+import StewardDNSWire
+import Synchronization
+
+/// The answer cache: complete responses from upstreams, positive and negative (RFC 1035 7.4,
+/// RFC 2308), keyed by question (name case-insensitive, type, class), served with their TTLs
+/// counted down, and bounded in size.
+///
+/// What is cached and for how long is decided by `DNSCacheAdmission`. Entries live in shards
+/// chosen by the key's hash, each behind its own `Mutex` and evicting with CLOCK (see
+/// `DNSCacheShard`); a lookup or store holds one shard's lock only to find or place the entry
+/// (records are copied out, and TTLs aged, outside it), so event loops rarely contend.
+///
+/// `Sendable`: all mutable state is behind the shards' mutexes or in atomics.
+public final class DNSCache: Sendable {
+    /// Size and TTL bounds.
+    public struct Configuration: Sendable {
+        /// Most entries kept. Divided evenly among the shards (each holds at least one entry), so
+        /// the cache may hold up to `shards - 1` more.
+        public var capacity: Int
+        /// Floor for every TTL, seconds (raising it trades freshness for fewer upstream queries).
+        public var minTTL: UInt32
+        /// Ceiling for every TTL, seconds.
+        public var maxTTL: UInt32
+        /// Ceiling for negative answers (NXDOMAIN, NODATA), seconds (RFC 2308 5 suggests 1-3 hours).
+        public var negativeMaxTTL: UInt32
+        /// Number of independently locked parts; 1 makes eviction exact LRU-approximation order
+        /// over the whole cache (tests), more spreads lock contention.
+        public var shards: Int
+
+        /// Creates a configuration.
+        public init(
+            capacity: Int = 100_000, minTTL: UInt32 = 0, maxTTL: UInt32 = 86_400, negativeMaxTTL: UInt32 = 3_600,
+            shards: Int = 16
+        ) {
+            self.capacity = capacity
+            self.minTTL = minTTL
+            self.maxTTL = maxTTL
+            self.negativeMaxTTL = negativeMaxTTL
+            self.shards = shards
+        }
+    }
+
+    /// A shard and its lock; a class because `Mutex` cannot be copied into an array.
+    private final class Shard: Sendable {
+        let state: Mutex<DNSCacheShard>
+        init(capacity: Int) { state = Mutex(DNSCacheShard(capacity: capacity)) }
+    }
+
+    /// The configuration in force.
+    public let configuration: Configuration
+    private let admission: DNSCacheAdmission
+    private let shards: [Shard]
+    private let hitCount = Atomic<UInt64>(0)
+    private let missCount = Atomic<UInt64>(0)
+
+    /// Creates an empty cache.
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        admission = DNSCacheAdmission(
+            minTTL: configuration.minTTL, maxTTL: max(configuration.minTTL, configuration.maxTTL),
+            negativeMaxTTL: configuration.negativeMaxTTL)
+        let capacity = max(1, configuration.capacity)
+        let shardCount = min(max(1, configuration.shards), capacity)
+        let perShard = (capacity + shardCount - 1) / shardCount
+        shards = (0..<shardCount).map { _ in Shard(capacity: perShard) }
+    }
+
+    /// Creates an empty cache (see `Configuration` for the parameters).
+    public convenience init(
+        capacity: Int = 100_000, minTTL: UInt32 = 0, maxTTL: UInt32 = 86_400, negativeMaxTTL: UInt32 = 3_600,
+        shards: Int = 16
+    ) {
+        self.init(
+            configuration: Configuration(
+                capacity: capacity, minTTL: minTTL, maxTTL: maxTTL, negativeMaxTTL: negativeMaxTTL, shards: shards))
+    }
+
+    /// Entries held (expired ones included until they are looked up or evicted).
+    public var count: Int { shards.reduce(0) { total, shard in total + shard.state.withLock { $0.count } } }
+    /// Lookups that found a live entry.
+    public var hits: UInt64 { hitCount.load(ordering: .relaxed) }
+    /// Lookups that did not.
+    public var misses: UInt64 { missCount.load(ordering: .relaxed) }
+
+    /// Stores `response` as the answer to `question` if it may be cached (see
+    /// `DNSCacheAdmission`); returns whether it was stored. Replaces any entry for the question.
+    @discardableResult
+    public func store(_ response: DNSMessage, for question: DNSQuestion, now: NIODeadline) -> Bool {
+        guard let entry = admission.entry(for: response, question: question, now: now) else { return false }
+        var key = DNSCacheKey(question)
+        key.name = key.name.lowercased()
+        let nanoseconds = now.uptimeNanoseconds
+        shard(for: key).state.withLock { $0.insert(key, entry, at: nanoseconds) }
+        return true
+    }
+
+    /// The cached answer to `question` at `now`, TTLs counted down, or nil. An expired entry is a
+    /// miss and is removed.
+    public func lookup(_ question: DNSQuestion, now: NIODeadline) -> CachedAnswer? {
+        let key = DNSCacheKey(question)
+        let nanoseconds = now.uptimeNanoseconds
+        let found = shard(for: key).state.withLock { $0.lookup(key, at: nanoseconds) }
+        switch found {
+        case .hit(let entry):
+            hitCount.add(1, ordering: .relaxed)
+            return entry.answer(at: nanoseconds)
+        case .miss:
+            missCount.add(1, ordering: .relaxed)
+            return nil
+        }
+    }
+
+    /// Empties the cache (the hit and miss counters keep counting).
+    public func removeAll() {
+        for shard in shards {
+            shard.state.withLock { $0.removeAll() }
+        }
+    }
+
+    private func shard(for key: DNSCacheKey) -> Shard {
+        guard shards.count > 1 else { return shards[0] }
+        return shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
+}

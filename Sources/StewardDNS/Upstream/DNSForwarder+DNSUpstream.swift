@@ -1,0 +1,12 @@
+import NIOCore
+import StewardDNSWire
+
+/// The forwarder as the filter uses it.
+extension DNSForwarder: DNSUpstream {
+    /// `resolve(_:on:)`, reduced to the message and the upstream's index.
+    public func forward(_ query: DNSMessage, on eventLoop: any EventLoop) -> EventLoopFuture<ForwardedAnswer> {
+        resolve(query, on: eventLoop).map { answer in
+            ForwardedAnswer(message: answer.message, upstream: answer.upstream)
+        }
+    }
+}

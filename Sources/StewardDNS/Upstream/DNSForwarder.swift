@@ -1,0 +1,85 @@
+import Logging
+import NIOCore
+import NIOPosix
+import StewardDNSWire
+import Synchronization
+
+/// Forwards client queries to the district's upstream resolvers (RFC 1035 7, with the
+/// spoofing defences of RFC 5452 and TCP fallback of RFC 7766).
+///
+/// For each query: a new random ID and a new socket (so a new random source port) per attempt,
+/// responses accepted only when source, ID, QR and question all match; a fresh OPT record
+/// advertising 1232 octets with the client's DO bit; a truncated answer retried over TCP;
+/// timeouts, socket errors, SERVFAIL and REFUSED fail over to the next upstream, up to
+/// `attempts` (see `UpstreamResolutionStateMachine`). The answer carries the client's ID and
+/// question. Nothing is shared between queries except counters and the upstream order, so a
+/// dead upstream delays only the queries that wait on it, each by at most `timeout * attempts`.
+///
+/// `Sendable`: configuration and collaborators are immutable; the in-flight count is atomic, the
+/// upstream order is behind a `Mutex`, and each query's state is confined to one event loop.
+/// It holds no sockets between queries, so there is nothing to shut down: in-flight queries end
+/// on their own within their time bound.
+public final class DNSForwarder: Sendable {
+    /// The configuration in force.
+    public let configuration: Configuration
+    /// Counters, for export.
+    public let metrics: UpstreamMetrics
+    let group: any EventLoopGroup
+    let logger: Logger
+    let selector: UpstreamSelector
+    private let inFlight = Atomic<Int>(0)
+
+    /// Creates a forwarder. Sockets are opened on the caller's event loop when it is a NIOPosix
+    /// loop, otherwise on one of `group`'s.
+    public init(configuration: Configuration, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.metrics = UpstreamMetrics(upstreams: configuration.upstreams)
+        self.selector = UpstreamSelector(count: configuration.upstreams.count, penalty: configuration.failurePenalty)
+    }
+
+    /// Queries currently waiting on upstreams.
+    public var inFlightCount: Int { inFlight.load(ordering: .relaxed) }
+
+    /// Forwards `query` (which must have exactly one question) and completes on `eventLoop` with
+    /// the answer, or fails with an `UpstreamError` (the server then answers SERVFAIL).
+    public func resolve(_ query: DNSMessage, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+        guard query.questions.count == 1, let question = query.questions.first else {
+            return eventLoop.makeFailedFuture(UpstreamError.invalidQuery("\(query.questions.count) questions"))
+        }
+        guard !configuration.upstreams.isEmpty else {
+            return eventLoop.makeFailedFuture(UpstreamError.allUpstreamsFailed(lastError: "no upstreams configured"))
+        }
+        guard inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxInFlight else {
+            inFlight.subtract(1, ordering: .relaxed)
+            metrics.recordOverloaded()
+            return eventLoop.makeFailedFuture(UpstreamError.overloaded)
+        }
+        metrics.recordQuery()
+
+        let socketLoop = DatagramBootstrap(validatingGroup: eventLoop) == nil ? group.next() : eventLoop
+        let promise = socketLoop.makePromise(of: UpstreamAnswer.self)
+        promise.futureResult.whenComplete { _ in self.inFlight.subtract(1, ordering: .relaxed) }
+        let order = selector.order(now: .now())
+        if socketLoop.inEventLoop {
+            UpstreamResolution(
+                forwarder: self, query: query, question: question, order: order, eventLoop: socketLoop,
+                promise: promise
+            ).start()
+        } else {
+            socketLoop.execute {
+                UpstreamResolution(
+                    forwarder: self, query: query, question: question, order: order, eventLoop: socketLoop,
+                    promise: promise
+                ).start()
+            }
+        }
+        return promise.futureResult.hop(to: eventLoop)
+    }
+
+    /// Forwards `query` from async code (see `resolve(_:on:)`).
+    public func resolve(_ query: DNSMessage) async throws -> UpstreamAnswer {
+        try await resolve(query, on: group.next()).get()
+    }
+}

@@ -1,0 +1,148 @@
+import Logging
+import NIOCore
+import NIOPosix
+import StewardDNSWire
+
+/// One client query's trip through the upstreams: performs what `UpstreamResolutionStateMachine`
+/// decides, one attempt at a time, and completes `promise` once.
+///
+/// Source-port randomisation (RFC 5452 9.2, 10): every UDP attempt opens a new datagram socket
+/// connected to the upstream, so the kernel picks a fresh random ephemeral port, and closes it when
+/// the attempt ends. Together with the random ID that is about 32 bits an off-path attacker must
+/// guess, and a socket only ever waits for one answer. (A pool of long-lived sockets would save
+/// a socket() and connect() per query but give an attacker a fixed target for as long as a socket
+/// lives; at a district's query rate the syscalls are cheap.) Connected sockets also let the
+/// kernel drop datagrams from any other address and report ICMP port unreachable at once.
+///
+/// Not `Sendable`: created, run and finished on `eventLoop`, which must be able to host NIOPosix
+/// sockets; attempts run on the same loop, so there is no hopping and no locking.
+final class UpstreamResolution {
+    private let forwarder: DNSForwarder
+    private let clientQuery: DNSMessage
+    private let question: DNSQuestion
+    private let eventLoop: any EventLoop
+    private let promise: EventLoopPromise<UpstreamAnswer>
+    private var machine: UpstreamResolutionStateMachine
+    private var attemptStarted = NIODeadline.now()
+    /// Latency of the last answer from each upstream (for a fallback answer returned later).
+    private var latencies: [Int: TimeAmount] = [:]
+
+    init(
+        forwarder: DNSForwarder, query: DNSMessage, question: DNSQuestion, order: [Int], eventLoop: any EventLoop,
+        promise: EventLoopPromise<UpstreamAnswer>
+    ) {
+        self.forwarder = forwarder
+        self.clientQuery = query
+        self.question = question
+        self.eventLoop = eventLoop
+        self.promise = promise
+        self.machine = UpstreamResolutionStateMachine(order: order, attempts: forwarder.configuration.attempts)
+    }
+
+    func start() {
+        perform(machine.start())
+    }
+
+    private func perform(_ action: UpstreamResolutionStateMachine.Action) {
+        let metrics = forwarder.metrics
+        switch action {
+        case .send(let upstream, let transport):
+            let address = forwarder.configuration.upstreams[upstream]
+            var random = SystemRandomNumberGenerator()
+            let query = UpstreamQuery(
+                forwarding: clientQuery, question: question, id: UInt16.random(in: .min ... .max, using: &random),
+                to: address)
+            metrics.recordAttempt(upstream)
+            let attempt: EventLoopFuture<UpstreamAttemptResult>
+            switch transport {
+            case .udp:
+                attemptStarted = .now()
+                attempt = sendUDP(query)
+            case .tcp:
+                metrics.recordTCPRetry()
+                attempt = sendTCP(query)
+            }
+            attempt.assumeIsolated().whenSuccess { result in
+                self.attemptEnded(result, upstream: upstream, transport: transport)
+            }
+        case .succeed(let message, let upstream, let viaTCP):
+            metrics.recordAnswered()
+            promise.succeed(
+                UpstreamAnswer(
+                    message: UpstreamQuery.clientResponse(from: message, to: clientQuery), upstream: upstream,
+                    latency: latencies[upstream] ?? .now() - attemptStarted, viaTCP: viaTCP))
+        case .fail(let error):
+            metrics.recordFailed()
+            forwarder.logger.debug(
+                "upstream resolution failed",
+                metadata: ["question": "\(question.name) \(question.type)", "error": "\(error)"])
+            promise.fail(error)
+        }
+    }
+
+    private func attemptEnded(
+        _ result: UpstreamAttemptResult, upstream: Int, transport: UpstreamResolutionStateMachine.Transport
+    ) {
+        let now = NIODeadline.now()
+        switch result {
+        case .answer(let message):
+            let latency = now - attemptStarted
+            latencies[upstream] = latency
+            let rcode = message.rcode
+            forwarder.metrics.recordAnswer(upstream, latency: latency, failure: rcode == .servFail || rcode == .refused)
+            forwarder.selector.succeeded(upstream)
+        case .failed(let failure):
+            forwarder.metrics.recordFailure(upstream, failure)
+            forwarder.selector.failed(upstream, now: now)
+            forwarder.logger.debug(
+                "upstream attempt failed",
+                metadata: [
+                    "upstream": "\(forwarder.configuration.upstreams[upstream])", "transport": "\(transport)",
+                    "reason": "\(failure)",
+                ])
+        }
+        perform(machine.attemptEnded(result))
+    }
+
+    private func sendUDP(_ query: UpstreamQuery) -> EventLoopFuture<UpstreamAttemptResult> {
+        let attempt = eventLoop.makePromise(of: UpstreamAttemptResult.self)
+        let timeout = forwarder.configuration.timeout
+        let metrics = forwarder.metrics
+        let logger = forwarder.logger
+        DatagramBootstrap(group: eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        UpstreamUDPHandler(
+                            query: query, timeout: timeout, promise: attempt, metrics: metrics, logger: logger))
+                }
+            }
+            .connect(to: query.upstream)
+            .whenFailure { error in
+                attempt.succeed(.failed(.transport("UDP socket to \(query.upstream): \(error)")))
+            }
+        return attempt.futureResult
+    }
+
+    private func sendTCP(_ query: UpstreamQuery) -> EventLoopFuture<UpstreamAttemptResult> {
+        let attempt = eventLoop.makePromise(of: UpstreamAttemptResult.self)
+        let timeout = forwarder.configuration.tcpTimeout
+        let metrics = forwarder.metrics
+        let logger = forwarder.logger
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        ByteToMessageHandler(UpstreamTCPFrameDecoder()),
+                        UpstreamTCPHandler(
+                            query: query, timeout: timeout, promise: attempt, metrics: metrics, logger: logger))
+                }
+            }
+            .connect(to: query.upstream)
+            .whenFailure { error in
+                attempt.succeed(.failed(.transport("TCP connection to \(query.upstream): \(error)")))
+            }
+        return attempt.futureResult
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import StewardActivity
+import StewardConfig
+import StewardDNS
+import StewardPolicy
+import StewardStore
+
+/// The composition root of `steward serve`: configuration → services, in start order. A function,
+/// not `main`, so tests build the same node on loopback.
+///
+/// Start order (the service group starts them in this order and stops them in reverse): the
+/// activity writer first, so that nothing the filters record waits for it; the policy reloader;
+/// the DNS server; metrics last. On shutdown the DNS server stops answering before the writer
+/// flushes what is still queued.
+public struct ServeNode: Sendable {
+    public let holder: SnapshotHolder
+    public let identities: ClientIdentities
+    public let recorder: ActivityRecorder
+    public let activityStore: SQLiteActivityStore
+    public let dnsServer: DNSServer?
+    public let dnsFilter: DNSFilter?
+    public let metricsServer: MetricsServer?
+    public let services: [any Service]
+
+    public static func make(
+        loaded: LoadedPolicy, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) async throws -> ServeNode {
+        let configuration = loaded.configuration
+        let holder = SnapshotHolder(loaded.snapshot)
+        let identities = ClientIdentities()
+        let recorder = ActivityRecorder(capacity: configuration.activity.queueCapacity)
+        let store = try await SQLiteActivityStore.open(
+            path: (configuration.dataDirectory as NSString).appendingPathComponent("activity.sqlite"), logger: logger)
+        var writerConfiguration = ActivityWriter.Configuration()
+        writerConfiguration.retention = .seconds(configuration.activity.retentionDays * 86_400)
+        var services: [any Service] = [
+            ActivityWriter(recorder: recorder, store: store, configuration: writerConfiguration, logger: logger),
+            PolicyReloader(loaded: loaded, holder: holder, logger: logger),
+        ]
+
+        var dnsServer: DNSServer? = nil
+        var dnsFilter: DNSFilter? = nil
+        if let dns = configuration.dns {
+            let upstreams = try dns.upstreams.map { text -> SocketAddress in
+                guard let hostPort = HostPort.parse(text, defaultPort: 53) else { throw StewardError.usage("bad upstream \(text)") }
+                return try SocketAddress(ipAddress: hostPort.address.description, port: hostPort.port)
+            }
+            var forwarding = DNSForwarder.Configuration(upstreams: upstreams)
+            forwarding.timeout = .milliseconds(Int64(dns.timeoutMilliseconds))
+            forwarding.attempts = dns.attempts
+            let forwarder = DNSForwarder(configuration: forwarding, group: group, logger: logger)
+            let cache =
+                dns.cacheSize > 0
+                ? DNSCache(
+                    capacity: dns.cacheSize, minTTL: dns.cacheMinTTL, maxTTL: dns.cacheMaxTTL,
+                    negativeMaxTTL: dns.negativeMaxTTL) : nil
+            var filtering = DNSFilter.Configuration()
+            filtering.clients = dns.clients
+            filtering.blockAnswer = {
+                switch dns.blockAnswer {
+                case .nxdomain: .nxdomain
+                case .null: .null
+                case .blockPage: .blockPage
+                }
+            }()
+            filtering.blockPageIPv4 = dns.blockPageIPv4
+            filtering.blockPageIPv6 = dns.blockPageIPv6
+            filtering.syntheticTTL = dns.blockedTTL
+            filtering.blockPrivateRelay = dns.blockPrivateRelay
+            filtering.rateLimitQueriesPerSecond = dns.rateLimitQueriesPerSecond
+            filtering.rateLimitBurst = dns.rateLimitBurst
+            let filter = DNSFilter(
+                configuration: filtering, identities: identities, cache: cache, upstream: forwarder, recorder: recorder)
+            var serving = DNSServer.Configuration(
+                listen: try dns.listen.map { text in
+                    guard let hostPort = HostPort.parse(text, defaultPort: 53) else {
+                        throw StewardError.usage("bad listen address \(text)")
+                    }
+                    return try SocketAddress(ipAddress: hostPort.address.description, port: hostPort.port)
+                })
+            serving.tcpIdleTimeout = .seconds(Int64(dns.tcpIdleTimeoutSeconds))
+            let server = DNSServer(configuration: serving, filter: filter, snapshots: holder, group: group, logger: logger)
+            services.append(server)
+            dnsServer = server
+            dnsFilter = filter
+        }
+
+        var metricsServer: MetricsServer? = nil
+        if let listen = configuration.metrics.listen, let hostPort = HostPort.parse(listen, defaultPort: nil) {
+            let address = try SocketAddress(ipAddress: hostPort.address.description, port: hostPort.port)
+            let filter = dnsFilter
+            let metrics = MetricsServer(address: address, group: group, logger: logger) {
+                var text = filter?.metrics.prometheusText() ?? ""
+                text += "# HELP steward_activity_dropped_total Activity events dropped because the writer fell behind.\n"
+                text += "# TYPE steward_activity_dropped_total counter\n"
+                text += "steward_activity_dropped_total \(recorder.dropped)\n"
+                text += "# TYPE steward_activity_recorded_total counter\n"
+                text += "steward_activity_recorded_total \(recorder.recorded)\n"
+                text += "# TYPE steward_policy_generation gauge\n"
+                text += "steward_policy_generation \(holder.generation)\n"
+                return text
+            }
+            services.append(metrics)
+            metricsServer = metrics
+        }
+        return ServeNode(
+            holder: holder, identities: identities, recorder: recorder, activityStore: store, dnsServer: dnsServer,
+            dnsFilter: dnsFilter, metricsServer: metricsServer, services: services)
+    }
+
+    /// Runs every service until SIGTERM or SIGINT, then shuts down in reverse order.
+    public func run(logger: Logger) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}

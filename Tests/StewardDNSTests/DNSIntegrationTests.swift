@@ -1,0 +1,242 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import StewardDNSWire
+import Testing
+
+/// The real server on loopback, asked by the real `dig`, forwarding to a scripted upstream.
+@Suite(.serialized) struct DNSIntegrationTests {
+    static func records() throws -> [String: [DNSResourceRecord]] {
+        func name(_ text: String) throws -> DNSName { try DNSName(text) }
+        func a(_ owner: String, _ address: String) throws -> DNSResourceRecord {
+            .a(try name(owner), ttl: 300, DNSIPv4Address(address)!)
+        }
+        var table: [String: [DNSResourceRecord]] = [
+            "allowed.example": [try a("allowed.example", "192.0.2.10")],
+            "www.allowed.example": [try a("www.allowed.example", "192.0.2.11")],
+            "tracker.allowed.example": [.cname(try name("tracker.allowed.example"), ttl: 300, target: try name("cdn.casino.example"))],
+            "cdn.casino.example": [try a("cdn.casino.example", "192.0.2.66")],
+            "forcesafesearch.google.com": [try a("forcesafesearch.google.com", "216.239.38.120")],
+            "restrict.youtube.com": [try a("restrict.youtube.com", "216.239.38.119")],
+            "tcponly.example": [try a("tcponly.example", "192.0.2.99")],
+        ]
+        table["big.example"] = try (1...40).map { try a("big.example", "198.51.100.\($0)") }
+        return table
+    }
+
+    func withNode(upstreamDown: Bool = false, _ body: (Harness, IntegrationUpstream) async throws -> Void) async throws {
+        let upstream = IntegrationUpstream(records: try Self.records(), truncateOverUDP: ["tcponly.example"])
+        try await upstream.start()
+        var port = upstream.port
+        if upstreamDown {
+            await upstream.stop()  // nothing listens there any more
+            port = upstream.port
+        }
+        let harness = try await Harness.start(upstreamPort: port)
+        do {
+            try await body(harness, upstream)
+        } catch {
+            await harness.stop()
+            await upstream.stop()
+            throw error
+        }
+        await harness.stop()
+        await upstream.stop()
+    }
+
+    @Test("An allowed name is forwarded and answered; a second ask comes from the cache")
+    func allowed() async throws {
+        try await withNode { node, upstream in
+            let first = try node.dig(["allowed.example", "A"])
+            #expect(first.rcode == "NOERROR", "\(first.output)")
+            #expect(first.section("ANSWER").contains { $0.contains("192.0.2.10") })
+            let second = try node.dig(["allowed.example", "A"])
+            #expect(second.section("ANSWER").contains { $0.contains("192.0.2.10") })
+            #expect(upstream.received.withLock { $0.filter { $0 == "allowed.example" }.count } == 1)
+        }
+    }
+
+    @Test("A listed name and its subdomains are NXDOMAIN for every type, with a SOA", arguments: [
+        ("casino.example", "A"), ("www.casino.example", "AAAA"), ("a.b.c.casino.example", "HTTPS"), ("bet.example", "TXT"),
+        ("casino.example", "ANY"),
+    ])
+    func blocked(name: String, type: String) async throws {
+        try await withNode { node, upstream in
+            let result = try node.dig([name, type])
+            #expect(result.rcode == "NXDOMAIN", "\(result.output)")
+            #expect(result.section("AUTHORITY").contains { $0.contains("SOA") })
+            #expect(result.section("ANSWER").isEmpty)
+            #expect(upstream.received.withLock { $0.isEmpty }, "a blocked name must never be forwarded")
+        }
+    }
+
+    @Test("Mixed case is matched, and the question's case comes back as asked")
+    func mixedCase() async throws {
+        try await withNode { node, _ in
+            let blocked = try node.dig(["WwW.CaSiNo.ExAmPlE", "A"])
+            #expect(blocked.rcode == "NXDOMAIN")
+            #expect(blocked.section("QUESTION").contains { $0.contains("WwW.CaSiNo.ExAmPlE.") })
+            let allowed = try node.dig(["ALLOWED.Example", "A"])
+            #expect(allowed.rcode == "NOERROR")
+            #expect(allowed.section("QUESTION").contains { $0.contains("ALLOWED.Example.") })
+        }
+    }
+
+    @Test("An allowed name that aliases a blocked one is blocked (CNAME cloaking)")
+    func cnameCloaking() async throws {
+        try await withNode { node, _ in
+            let result = try node.dig(["tracker.allowed.example", "A"])
+            #expect(result.rcode == "NXDOMAIN", "\(result.output)")
+            #expect(!result.output.contains("192.0.2.66"))
+        }
+    }
+
+    @Test("SafeSearch and YouTube restricted mode are enforced by CNAME rewrite for the group")
+    func safeSearch() async throws {
+        try await withNode { node, _ in
+            let google = try node.dig(["www.google.com", "A"])
+            #expect(google.rcode == "NOERROR", "\(google.output)")
+            #expect(google.section("ANSWER").contains { $0.contains("CNAME") && $0.contains("forcesafesearch.google.com.") })
+            #expect(google.section("ANSWER").contains { $0.contains("216.239.38.120") })
+            let youtube = try node.dig(["www.youtube.com", "A"])
+            #expect(youtube.section("ANSWER").contains { $0.contains("restrict.youtube.com.") })
+        }
+    }
+
+    @Test("Firefox's DNS-over-HTTPS canary is NXDOMAIN so browsers stay on the filter")
+    func dohCanary() async throws {
+        try await withNode { node, upstream in
+            let result = try node.dig(["use-application-dns.net", "A"])
+            #expect(result.rcode == "NXDOMAIN")
+            let relay = try node.dig(["mask.icloud.com", "A"])
+            #expect(relay.rcode == "NXDOMAIN")
+            #expect(upstream.received.withLock { $0.isEmpty })
+        }
+    }
+
+    @Test("A response too large for the client's UDP size is truncated; over TCP it is whole")
+    func truncation() async throws {
+        try await withNode { node, _ in
+            let udp = try node.dig(["big.example", "A", "+noedns", "+ignore"])
+            #expect(udp.flags.contains("tc"), "\(udp.output)")
+            #expect(udp.section("ANSWER").count < 40)
+            let tcp = try node.dig(["big.example", "A", "+tcp"])
+            #expect(tcp.rcode == "NOERROR")
+            #expect(tcp.section("ANSWER").count == 40)
+            let retried = try node.dig(["big.example", "A", "+noedns"])  // dig retries over TCP itself
+            #expect(retried.section("ANSWER").count == 40)
+        }
+    }
+
+    @Test("A truncated upstream answer is retried over TCP")
+    func upstreamTCPRetry() async throws {
+        try await withNode { node, _ in
+            let result = try node.dig(["tcponly.example", "A"])
+            #expect(result.rcode == "NOERROR", "\(result.output)")
+            #expect(result.section("ANSWER").contains { $0.contains("192.0.2.99") })
+        }
+    }
+
+    @Test("Several queries on one TCP connection are all answered")
+    func tcpKeepOpen() async throws {
+        try await withNode { node, _ in
+            let result = try node.dig(["+tcp", "+keepopen", "allowed.example", "A", "casino.example", "A", "www.allowed.example", "A"])
+            #expect(result.output.components(separatedBy: "status: ").count - 1 == 3, "\(result.output)")
+            #expect(result.output.contains("192.0.2.10"))
+            #expect(result.output.contains("NXDOMAIN"))
+            #expect(result.output.contains("192.0.2.11"))
+        }
+    }
+
+    @Test("A client outside every configured network is REFUSED: never an open resolver")
+    func refusedOutside() async throws {
+        try await withNode { node, upstream in
+            let result = try node.dig(["-b", "127.0.0.2", "allowed.example", "A"])
+            #expect(result.rcode == "REFUSED", "\(result.output)")
+            #expect(upstream.received.withLock { $0.isEmpty })
+            let lab = try node.dig(["-b", "127.0.0.3", "allowed.example", "A"])
+            #expect(lab.rcode == "NOERROR")
+        }
+    }
+
+    @Test("ANY is answered minimally (RFC 8482)")
+    func anyQuery() async throws {
+        try await withNode { node, _ in
+            let result = try node.dig(["allowed.example", "ANY"])
+            #expect(result.rcode == "NOERROR")
+            #expect(result.section("ANSWER").contains { $0.contains("HINFO") && $0.contains("RFC8482") })
+        }
+    }
+
+    @Test("When no upstream answers, the client gets SERVFAIL within the bounded time")
+    func upstreamDown() async throws {
+        try await withNode(upstreamDown: true) { node, _ in
+            let started = ContinuousClock.now
+            let result = try node.dig(["allowed.example", "A"])
+            let elapsed = ContinuousClock.now - started
+            #expect(result.rcode == "SERVFAIL", "\(result.output)")
+            #expect(elapsed < .seconds(2.5))
+            // Blocked names are still answered at once.
+            #expect(try node.dig(["casino.example", "A"]).rcode == "NXDOMAIN")
+        }
+    }
+
+    @Test("A malformed query with an ID gets FORMERR; one without is dropped; the server keeps serving")
+    func malformed() async throws {
+        try await withNode { node, _ in
+            // Header claiming one question, then a label length of 64 (reserved bits): malformed.
+            let reply = try await udpExchange(port: node.port, bytes: [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0x40])
+            #expect(reply.count >= 12)
+            #expect(reply.prefix(2) == [0x12, 0x34])
+            #expect(reply[3] & 0x0F == 1)  // FORMERR
+            let none = try await udpExchange(port: node.port, bytes: [0x12], wait: .milliseconds(300))
+            #expect(none.isEmpty)
+            #expect(try node.dig(["allowed.example", "A"]).rcode == "NOERROR")
+        }
+    }
+
+    @Test("Every query becomes an activity event in the store, with the rule for blocks")
+    func activity() async throws {
+        try await withNode { node, _ in
+            _ = try node.dig(["casino.example", "A"])
+            _ = try node.dig(["allowed.example", "A"])
+            var events: [(action: String, rule: String?, client: String)] = []
+            for _ in 0..<30 where events.isEmpty {
+                try await Task.sleep(for: .milliseconds(100))
+                events = try await node.node.activityStore.recent(name: "casino.example")
+            }
+            #expect(events.first?.action == "block")
+            #expect(events.first?.rule == "no-gambling")
+            #expect(events.first?.client == "127.0.0.1")
+            #expect(try await node.node.activityStore.count() >= 2)
+        }
+    }
+}
+
+/// Sends raw bytes over UDP to the node and returns the reply (empty when none comes in time).
+func udpExchange(port: Int, bytes: [UInt8], wait: Duration = .seconds(2)) async throws -> [UInt8] {
+    let socket = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .bind(host: "127.0.0.1", port: 0) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                    wrappingChannelSynchronously: channel)
+            }
+        }
+    return try await socket.executeThenClose { inbound, outbound in
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        try await outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: bytes)))
+        return try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            group.addTask {
+                for try await envelope in inbound { return Array(envelope.data.readableBytesView) }
+                return []
+            }
+            group.addTask {
+                try await Task.sleep(for: wait)
+                return []
+            }
+            let first = try await group.next() ?? []
+            group.cancelAll()
+            return first
+        }
+    }
+}
