@@ -12,10 +12,10 @@ public enum BlockAnswer: String, Sendable, CaseIterable {
 
 /// `dns:` — the filtering resolver.
 public struct DNSSettings: Sendable {
-    /// `host:port` addresses to serve on, UDP and TCP.
-    public var listen: [String] = ["127.0.0.1:53"]
-    /// The district's upstream resolvers, `host[:port]`.
-    public var upstreams: [String] = []
+    /// Addresses to serve on, UDP and TCP.
+    public var listen: [HostPort] = [HostPort(address: IPAddress("127.0.0.1")!, port: 53)]
+    /// The district's upstream resolvers.
+    public var upstreams: [HostPort] = []
     /// Extra client networks served besides every zone's networks.
     public var clients: [IPNetwork] = []
     public var blockAnswer: BlockAnswer = .nxdomain
@@ -51,7 +51,7 @@ public struct ActivitySettings: Sendable {
 
 /// `metrics:` — Prometheus text format.
 public struct MetricsSettings: Sendable {
-    public var listen: String?
+    public var listen: HostPort?
 
     public init() {}
 }

@@ -10,20 +10,10 @@ enum ServiceSettingsReader {
         ]
         guard let fields = value.mapping(keys: keys, required: ["upstreams"]) else { return settings }
         if let listen = fields["listen"] {
-            let addresses = listen.strings()
-            for address in addresses where HostPort.parse(address, defaultPort: 53) == nil {
-                listen.problem("'\(address)' is not an address with a port (127.0.0.1:53, [::1]:53)")
-            }
-            if addresses.isEmpty { listen.problem("give at least one address to serve on") }
-            settings.listen = addresses
+            settings.listen = addresses(listen, "an address to serve on", example: "127.0.0.1:53, [::1]:53")
         }
         if let upstreams = fields["upstreams"] {
-            let addresses = upstreams.strings()
-            for address in addresses where HostPort.parse(address, defaultPort: 53) == nil {
-                upstreams.problem("'\(address)' is not an IP address with an optional port (9.9.9.9, 192.0.2.53:5353)")
-            }
-            if addresses.isEmpty { upstreams.problem("give at least one upstream resolver") }
-            settings.upstreams = addresses
+            settings.upstreams = addresses(upstreams, "an upstream resolver", example: "9.9.9.9, 192.0.2.53:5353")
         }
         if let clients = fields["clients"] {
             for text in clients.strings() {
@@ -64,6 +54,19 @@ enum ServiceSettingsReader {
         return settings
     }
 
+    /// A list of `address[:port]` (port 53 when left out), at least one.
+    static func addresses(_ value: YAMLValue, _ what: String, example: String) -> [HostPort] {
+        let texts = value.strings()
+        if texts.isEmpty { value.problem("give at least \(what.replacingOccurrences(of: "an ", with: "one "))") }
+        return texts.compactMap { text in
+            guard let parsed = HostPort.parse(text, defaultPort: 53) else {
+                value.problem("'\(text)' is not \(what): an IP address with an optional port (\(example))")
+                return nil
+            }
+            return parsed
+        }
+    }
+
     static func activity(_ value: YAMLValue) -> ActivitySettings {
         var settings = ActivitySettings()
         guard let fields = value.mapping(keys: ["retention-days", "queue"]) else { return settings }
@@ -76,8 +79,8 @@ enum ServiceSettingsReader {
         var settings = MetricsSettings()
         guard let fields = value.mapping(keys: ["listen"]) else { return settings }
         if let listen = fields["listen"], let text = listen.string() {
-            if HostPort.parse(text, defaultPort: nil) == nil { listen.problem("'\(text)' is not an address with a port") }
-            settings.listen = text
+            settings.listen = HostPort.parse(text, defaultPort: nil)
+            if settings.listen == nil { listen.problem("'\(text)' is not an address with a port (127.0.0.1:9153)") }
         }
         return settings
     }

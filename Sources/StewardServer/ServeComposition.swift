@@ -9,6 +9,12 @@ import StewardDNS
 import StewardPolicy
 import StewardStore
 
+extension HostPort {
+    var socketAddress: SocketAddress {
+        get throws { try SocketAddress(ipAddress: address.description, port: port) }
+    }
+}
+
 /// The composition root of `steward serve`: configuration → services, in start order. A function,
 /// not `main`, so tests build the same node on loopback.
 ///
@@ -45,11 +51,7 @@ public struct ServeNode: Sendable {
         var dnsServer: DNSServer? = nil
         var dnsFilter: DNSFilter? = nil
         if let dns = configuration.dns {
-            let upstreams = try dns.upstreams.map { text -> SocketAddress in
-                guard let hostPort = HostPort.parse(text, defaultPort: 53) else { throw StewardError.usage("bad upstream \(text)") }
-                return try SocketAddress(ipAddress: hostPort.address.description, port: hostPort.port)
-            }
-            var forwarding = DNSForwarder.Configuration(upstreams: upstreams)
+            var forwarding = DNSForwarder.Configuration(upstreams: try dns.upstreams.map { try $0.socketAddress })
             forwarding.timeout = .milliseconds(Int64(dns.timeoutMilliseconds))
             forwarding.attempts = dns.attempts
             let forwarder = DNSForwarder(configuration: forwarding, group: group, logger: logger)
@@ -75,13 +77,7 @@ public struct ServeNode: Sendable {
             filtering.rateLimitBurst = dns.rateLimitBurst
             let filter = DNSFilter(
                 configuration: filtering, identities: identities, cache: cache, upstream: forwarder, recorder: recorder)
-            var serving = DNSServer.Configuration(
-                listen: try dns.listen.map { text in
-                    guard let hostPort = HostPort.parse(text, defaultPort: 53) else {
-                        throw StewardError.usage("bad listen address \(text)")
-                    }
-                    return try SocketAddress(ipAddress: hostPort.address.description, port: hostPort.port)
-                })
+            var serving = DNSServer.Configuration(listen: try dns.listen.map { try $0.socketAddress })
             serving.tcpIdleTimeout = .seconds(Int64(dns.tcpIdleTimeoutSeconds))
             let server = DNSServer(configuration: serving, filter: filter, snapshots: holder, group: group, logger: logger)
             services.append(server)
@@ -90,10 +86,9 @@ public struct ServeNode: Sendable {
         }
 
         var metricsServer: MetricsServer? = nil
-        if let listen = configuration.metrics.listen, let hostPort = HostPort.parse(listen, defaultPort: nil) {
-            let address = try SocketAddress(ipAddress: hostPort.address.description, port: hostPort.port)
+        if let listen = configuration.metrics.listen {
             let filter = dnsFilter
-            let metrics = MetricsServer(address: address, group: group, logger: logger) {
+            let metrics = MetricsServer(address: try listen.socketAddress, group: group, logger: logger) {
                 var text = filter?.metrics.prometheusText() ?? ""
                 text += "# HELP steward_activity_dropped_total Activity events dropped because the writer fell behind.\n"
                 text += "# TYPE steward_activity_dropped_total counter\n"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Start Steward for ../shared/bench/dns/run.sh (its --start-cmd): writes a configuration that blocks
+# every name of the harness's list (and its subdomains) with NXDOMAIN for every client on
+# 127.0.0.0/8 and forwards everything else to the harness's upstream, then runs `steward serve`.
+# Usage: bench-dns-steward.sh STEWARD_BINARY LIST ADDR PORT UPSTREAM
+set -euo pipefail
+steward=$1 list=$2 addr=$3 port=$4 upstream=$5
+dir=$(mktemp -d /tmp/steward-bench.XXXXXX)
+cat > "$dir/aup.txt" <<'TXT'
+The district blocks the sites on its block list.
+TXT
+cat > "$dir/steward.yaml" <<YAML
+district: {name: Benchmark District, timezone: UTC}
+data-dir: $dir/data
+documents: [{id: aup, title: Benchmark AUP, file: aup.txt}]
+lists:
+  - {name: blocked, path: "$list", format: domains}
+groups: [{id: everyone}]
+zones: [{id: loopback, networks: [127.0.0.0/8], default-group: everyone}]
+policies:
+  - rules:
+      - id: block-listed
+        action: block
+        match: {categories: [blocked]}
+        clause: {document: aup, section: Lists, text: The district blocks the sites on its block list.}
+dns:
+  listen: ["$addr:$port"]
+  upstreams: ["$upstream"]
+  block-answer: nxdomain
+YAML
+exec "$steward" serve --config "$dir/steward.yaml" --log-level warning
