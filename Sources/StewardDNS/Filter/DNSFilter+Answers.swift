@@ -84,12 +84,7 @@ extension DNSFilter {
         message.header.id = context.query.header.id
         message.questions = context.query.questions
         let encoded = message.encoded(maxSize: context.maxSize)
-        switch decision.action {
-        case .allow: DNSMetrics.bump(metrics.allowed)
-        case .block: DNSMetrics.bump(metrics.blocked)
-        case .warn: DNSMetrics.bump(metrics.warned)
-        case .flag: DNSMetrics.bump(metrics.flagged)
-        }
+        count(decision)
         if let recorder {
             let elapsed = (NIODeadline.now() - context.started).nanoseconds / 1000
             recorder.record(

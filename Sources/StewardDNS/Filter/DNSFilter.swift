@@ -92,6 +92,16 @@ public final class DNSFilter: Sendable {
         eventLoop: any EventLoop
     ) -> Outcome {
         let started = NIODeadline.now()
+        if let preview = DNSQueryPreview(packet) {
+            let zone = snapshot.zone(for: client)
+            if zone >= 0, limiter == nil,
+                let answer = fastAnswer(
+                    packet, preview: preview, client: client, zone: zone, transport: transport, snapshot: snapshot,
+                    started: started)
+            {
+                return .respond(answer)
+            }
+        }
         let query: DNSMessage
         switch DNSMessage.parseQuery(packet) {
         case .drop:

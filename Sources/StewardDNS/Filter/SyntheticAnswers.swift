@@ -11,14 +11,15 @@ struct SyntheticAnswers {
 
     /// The SOA placed in the authority section of synthesised negative answers, so that resolvers
     /// cache them for `ttl` seconds (RFC 2308 section 3).
+    // The names are constants; `try!` cannot fail for them.
+    static let soaServer = try! DNSName("steward.invalid")
+    static let soaMailbox = try! DNSName("hostmaster.steward.invalid")
+
     func soa(for name: DNSName) -> DNSResourceRecord {
-        // The names are constants; `try!` cannot fail for them.
-        let server = try! DNSName("steward.invalid")
-        let mailbox = try! DNSName("hostmaster.steward.invalid")
-        return .soa(
+        .soa(
             name, ttl: ttl,
             DNSSOA(
-                primaryServer: server, responsibleMailbox: mailbox, serial: 1, refresh: 3600, retry: 600,
+                primaryServer: Self.soaServer, responsibleMailbox: Self.soaMailbox, serial: 1, refresh: 3600, retry: 600,
                 expire: 86_400, minimum: ttl))
     }
 
