@@ -44,7 +44,7 @@ public struct DNSSettings: Sendable {
 public struct ActivitySettings: Sendable {
     public var retentionDays = 180
     /// Events waiting for the writer; beyond this they are dropped and counted.
-    public var queueCapacity = 262_144
+    public var queueCapacity = 65_536
 
     public init() {}
 }

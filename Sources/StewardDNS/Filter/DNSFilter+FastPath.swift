@@ -64,7 +64,7 @@ extension DNSFilter {
             answers = 1
         } else {
             response.writeInteger(UInt16(0xC00C))
-            response.writeBytes(Self.soaTail(ttl: ttl))
+            response.writeBytes(soaTail)
             authorities = 1
         }
         if let opt = preview.opt {
@@ -85,7 +85,15 @@ extension DNSFilter {
 
         count(blocked)
         if let recorder {
-            let name = preview.withDottedName(in: packet) { String(decoding: $0, as: UTF8.self).lowercased() }
+            let name = preview.withDottedName(in: packet) { bytes in
+                String(unsafeUninitializedCapacity: bytes.count) { output in
+                    for index in 0..<bytes.count {
+                        let byte = bytes[index]
+                        output[index] = byte &- 65 < 26 ? byte | 0x20 : byte
+                    }
+                    return bytes.count
+                }
+            }
             let elapsed = (NIODeadline.now() - started).nanoseconds / 1000
             recorder.record(
                 ActivityEvent(

@@ -49,6 +49,8 @@ public final class DNSFilter: Sendable {
     let recorder: ActivityRecorder?
     let limiter: RateLimiter?
     public let metrics = DNSMetrics()
+    /// The synthetic SOA record after its owner name, for the fast path.
+    let soaTail: [UInt8]
 
     static let canaryNames: Set<String> = ["use-application-dns.net"]
     static let privateRelayNames: Set<String> = ["mask.icloud.com", "mask-h2.icloud.com", "mask-api.icloud.com"]
@@ -66,6 +68,7 @@ public final class DNSFilter: Sendable {
             configuration.rateLimitQueriesPerSecond > 0
             ? RateLimiter(queriesPerSecond: configuration.rateLimitQueriesPerSecond, burst: configuration.rateLimitBurst)
             : nil
+        soaTail = Self.soaTail(ttl: configuration.syntheticTTL)
         answers = SyntheticAnswers(
             blockAnswer: configuration.blockAnswer,
             blockPageIPv4: configuration.blockPageIPv4?.ipv4.map(DNSIPv4Address.init),

@@ -19,6 +19,8 @@ public final class PolicySnapshot: Sendable {
     /// Zone networks, longest prefix first, so the first hit is the most specific zone.
     let zoneNetworks: [(network: IPNetwork, zone: Int32)]
     let zoneDefaultGroups: [Int32]
+    /// The subject of an unidentified client, per zone (computed once).
+    let zoneSubjects: [Subject]
     let people: [String: Person]
     /// When this snapshot was compiled, and how long it took (seconds).
     public let compiledAt: Date
@@ -42,6 +44,12 @@ public final class PolicySnapshot: Sendable {
         self.cipa = cipa
         self.personalUse = personalUse
         self.zoneDefaultGroups = zoneDefaultGroups
+        self.zoneSubjects = zoneDefaultGroups.map { group in
+            let definition = definition.groups[Int(group)]
+            return Subject(
+                personID: nil, groups: BitSet512([Int(group)]), primaryGroup: group, isAdult: false,
+                workOnly: definition.workOnly, safeSearch: definition.safeSearch, youTube: definition.youTube)
+        }
         var networks: [(network: IPNetwork, zone: Int32)] = []
         for (index, zone) in definition.zones.enumerated() {
             for network in zone.networks { networks.append((network, Int32(index))) }
@@ -94,14 +102,10 @@ public final class PolicySnapshot: Sendable {
 
     /// The subject for a client nobody has identified: its zone's default group.
     public func subject(forZone zone: Int32) -> Subject {
-        guard zone >= 0, Int(zone) < zoneDefaultGroups.count else {
+        guard zone >= 0, Int(zone) < zoneSubjects.count else {
             return Subject(personID: nil, groups: BitSet512(), primaryGroup: -1, isAdult: false)
         }
-        let group = zoneDefaultGroups[Int(zone)]
-        let definition = groups[Int(group)]
-        return Subject(
-            personID: nil, groups: BitSet512([Int(group)]), primaryGroup: group, isAdult: false,
-            workOnly: definition.workOnly, safeSearch: definition.safeSearch, youTube: definition.youTube)
+        return zoneSubjects[Int(zone)]
     }
 
     public func groupIndex(id: String) -> Int? { groups.firstIndex { $0.id == id } }
