@@ -96,26 +96,50 @@ public enum ListLoader {
         return failure.map { "cannot read list file: \($0)" }
     }
 
-    /// A sizing hint for the name table: about one name per 20 bytes of list files (UT1 and
-    /// typical block lists average 20–22 bytes a line).
-    static func expectedNames(_ sources: [ListSource]) -> Int {
-        var bytes = 0
+    /// Sizing for the name table: the number of lines and bytes of the `domains`-type files, upper
+    /// bounds on the names and their bytes, so the table never regrows while it fills (regrowing
+    /// holds the old and the new slots at once: the peak memory of a large compile).
+    static func sizing(_ sources: [ListSource]) -> (names: Int, bytes: Int) {
+        var files: [String] = []
         for source in sources {
             switch source.kind {
-            case .file: bytes += fileSize(source.path)
+            case .file: files.append(source.path)
             case .ut1:
                 let enumerator = FileManager.default.enumerator(atPath: source.path)
                 while let item = enumerator?.nextObject() as? String {
                     if item.hasSuffix("domains") || item.hasSuffix("urls") {
-                        bytes += fileSize((source.path as NSString).appendingPathComponent(item))
+                        files.append((source.path as NSString).appendingPathComponent(item))
                     }
                 }
             }
         }
-        return max(1024, bytes / 20)
+        var lines = 0
+        var bytes = 0
+        for file in files {
+            let (fileLines, fileBytes) = countLines(file)
+            lines += fileLines
+            bytes += fileBytes
+        }
+        return (max(1024, lines), max(16_384, bytes))
     }
 
-    private static func fileSize(_ path: String) -> Int {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    /// Lines (newlines, plus a final unterminated line) and bytes of a file, read in chunks.
+    static func countLines(_ file: String) -> (Int, Int) {
+        let descriptor = open(file, O_RDONLY)
+        guard descriptor >= 0 else { return (0, 0) }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        var lines = 0
+        var bytes = 0
+        var last: UInt8 = 0x0A
+        while true {
+            let got = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, chunkSize) }
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else { break }
+            bytes += got
+            for index in 0..<got where buffer[index] == 0x0A { lines += 1 }
+            last = buffer[got - 1]
+        }
+        return (lines + (last == 0x0A ? 0 : 1), bytes)
     }
 }

@@ -21,7 +21,8 @@ public enum PolicyLoader {
     public static func compile(_ configuration: StewardConfiguration) throws(ConfigError) -> LoadedPolicy {
         let started = ContinuousClock.now
         let log = ProblemLog()
-        var compiler = ListCompiler(expectedNames: ListLoader.expectedNames(configuration.lists))
+        let sizing = ListLoader.sizing(configuration.lists)
+        var compiler = ListCompiler(expectedNames: sizing.names, expectedBytes: sizing.bytes)
         ListLoader.load(configuration.lists, into: &compiler, log: log, configFile: configuration.file)
         let listsDone = ContinuousClock.now
         guard log.isEmpty else { throw ConfigError(problems: log.problems) }

@@ -30,9 +30,11 @@ public struct ListCompiler {
         }
     }
 
-    /// - Parameter expectedNames: a sizing hint (e.g. total bytes of the list files / 16).
-    public init(expectedNames: Int = 1024) {
-        names = NameTable.Builder(expectedCount: expectedNames)
+    /// - Parameters:
+    ///   - expectedNames: a sizing hint, best an upper bound (the number of lines of the list files).
+    ///   - expectedBytes: an upper bound on the bytes of names (the size of the list files).
+    public init(expectedNames: Int = 1024, expectedBytes: Int? = nil) {
+        names = NameTable.Builder(expectedCount: expectedNames, expectedBytes: expectedBytes)
     }
 
     /// Registers a category and returns its bit index.

@@ -107,7 +107,7 @@ struct ListLineParser {
         if line.starts(with: [UInt8(ascii: "@"), UInt8(ascii: "@")]) {
             return .rejected("exception rules (@@) are not supported in a category list; use an allow rule instead")
         }
-        if line.firstRange(of: Array("##".utf8)) != nil || line.firstRange(of: Array("#@#".utf8)) != nil {
+        if Self.contains(line, [0x23, 0x23]) || Self.contains(line, [0x23, 0x40, 0x23]) {  // "##", "#@#"
             return .rejected("cosmetic (element hiding) rule: not a domain rule")
         }
         guard line.starts(with: [UInt8(ascii: "|"), UInt8(ascii: "|")]) else {
@@ -153,8 +153,8 @@ struct ListLineParser {
         }
         var rest = line
         // Scheme.
-        if let colon = rest.firstRange(of: Array("://".utf8)) {
-            rest = rest[colon.upperBound...]
+        if let schemeEnd = Self.index(after: [0x3A, 0x2F, 0x2F], in: rest) {  // "://"
+            rest = rest[schemeEnd...]
         }
         let hostEnd =
             rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") })
@@ -200,6 +200,28 @@ struct ListLineParser {
     }
 
     // MARK: - Helpers
+
+    /// The index just after the first occurrence of `needle` in `haystack` (a plain byte search:
+    /// Foundation's generic `firstRange(of:)` allocates at every position it tries).
+    static func index(after needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Int? {
+        guard needle.count <= haystack.count else { return nil }
+        var start = haystack.startIndex
+        let last = haystack.endIndex - needle.count
+        while start <= last {
+            var matched = true
+            for offset in 0..<needle.count where haystack[start + offset] != needle[offset] {
+                matched = false
+                break
+            }
+            if matched { return start + needle.count }
+            start += 1
+        }
+        return nil
+    }
+
+    static func contains(_ haystack: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+        index(after: needle, in: haystack) != nil
+    }
 
     static func trim(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         var slice = line

@@ -8,11 +8,13 @@ extension NameTable {
         private var hasSingleLabel = false
         private static let maxLoad = 0.75
 
-        init(expectedCount: Int = 1024) {
+        /// - Parameters:
+        ///   - expectedCount: how many names will come (an upper bound avoids regrowing the slots).
+        ///   - expectedBytes: how many bytes of names (an upper bound avoids regrowing the arena).
+        init(expectedCount: Int = 1024, expectedBytes: Int? = nil) {
             let capacity = Swift.max(16, Int(Double(expectedCount) / Self.maxLoad) + 1)
             slots = Array(repeating: Slot(key: 0, meta: 0), count: capacity)
-            // Names in real lists average about 20 bytes; reserving that avoids regrowing the arena.
-            arena.reserveCapacity(expectedCount * 20)
+            arena.reserveCapacity(expectedBytes ?? expectedCount * 20)
         }
 
         static func key(of name: UnsafeBufferPointer<UInt8>) -> UInt64 {
@@ -80,7 +82,10 @@ extension NameTable {
             if slots.count > target + target / 4 { grow(to: target) }
             // Copy the arena to its exact size only when much of it is unused (copying doubles the
             // peak memory of a large compile for a moment).
-            let finalArena = arena.capacity > arena.count + arena.count / 4 + 4096 ? Array(arena) : arena
+            // (`Array(arena)` would share the buffer; copying through a buffer pointer makes a new one.)
+            let finalArena =
+                arena.capacity > arena.count + arena.count / 4 + 4096
+                ? arena.withUnsafeBufferPointer { Array($0) } : arena
             arena = []
             return NameTable(slots: slots, arena: finalArena, count: count, hasSingleLabel: hasSingleLabel)
         }
