@@ -12,6 +12,17 @@ import StewardPolicy
 public enum ListLoader {
     static let chunkSize = 1 << 20
 
+    /// A compiler holding `sources`, sized and filled exactly as `steward serve` does it, not yet
+    /// built (a policy may still add its rules' own lists). For tools and benchmarks.
+    public static func compiler(for sources: [ListSource], configFile: String = "lists") throws(ConfigError) -> ListCompiler {
+        let log = ProblemLog()
+        let sizing = sizing(sources)
+        var compiler = ListCompiler(expectedNames: sizing.names, expectedBytes: sizing.bytes)
+        load(sources, into: &compiler, log: log, configFile: configFile)
+        guard log.isEmpty else { throw ConfigError(problems: log.problems) }
+        return compiler
+    }
+
     /// Registers and ingests every configured list. Problems (a missing category in `only`, an
     /// unreadable file, too many categories) are added to `log`.
     static func load(_ sources: [ListSource], into compiler: inout ListCompiler, log: ProblemLog, configFile: String) {

@@ -20,12 +20,8 @@ public enum PolicyLoader {
 
     public static func compile(_ configuration: StewardConfiguration) throws(ConfigError) -> LoadedPolicy {
         let started = ContinuousClock.now
-        let log = ProblemLog()
-        let sizing = ListLoader.sizing(configuration.lists)
-        var compiler = ListCompiler(expectedNames: sizing.names, expectedBytes: sizing.bytes)
-        ListLoader.load(configuration.lists, into: &compiler, log: log, configFile: configuration.file)
+        let compiler = try ListLoader.compiler(for: configuration.lists, configFile: configuration.file)
         let listsDone = ContinuousClock.now
-        guard log.isEmpty else { throw ConfigError(problems: log.problems) }
         switch PolicySnapshot.compile(configuration.policy, lists: compiler) {
         case .success(let snapshot):
             let finished = ContinuousClock.now

@@ -70,6 +70,17 @@ import Testing
         }
     }
 
+    @Test("Long names (queries over a few hundred bytes) arrive whole over UDP")
+    func longNames() async throws {
+        try await withNode { node, _ in
+            let label = String(repeating: "a", count: 60)
+            let blocked = try node.dig(["\(label).\(label).\(label).casino.example", "A"])
+            #expect(blocked.rcode == "NXDOMAIN", "\(blocked.output)")
+            let unknown = try node.dig(["\(label).\(label).\(label).allowed.example", "AAAA"])
+            #expect(unknown.rcode == "NXDOMAIN", "\(unknown.output)")  // the upstream's answer, not FORMERR
+        }
+    }
+
     @Test("Mixed case is matched, and the question's case comes back as asked")
     func mixedCase() async throws {
         try await withNode { node, _ in

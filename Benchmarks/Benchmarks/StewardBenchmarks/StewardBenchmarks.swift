@@ -33,71 +33,25 @@ struct BenchmarkSetupError: Error, CustomStringConvertible {
 
 // MARK: - Compiling lists
 
-/// The `usage` words of a UT1 category (as ListLoader.readUsage does).
-func readUsage(_ path: String) -> [String] {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-    return text.split(whereSeparator: \.isNewline)
-        .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }
-        .flatMap { $0.split(whereSeparator: \.isWhitespace).map(String.init) }
-}
-
-func fileSize(_ path: String) -> Int {
-    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-}
-
-/// What ListLoader.load does for a `.ut1` source: one category per sub-directory, its `domains`
-/// (.domains) and `urls` (.urls), with the same sizing hint (bytes of list files / 16).
-func ingestUT1(into compiler: inout ListCompiler, categoryPrefix: String = "") {
-    let manager = FileManager.default
-    let directories = ((try? manager.contentsOfDirectory(atPath: ut1Directory)) ?? []).sorted()
-    for name in directories where !name.hasPrefix(".") {
-        let folder = (ut1Directory as NSString).appendingPathComponent(name)
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
-        let usage = readUsage((folder as NSString).appendingPathComponent("usage"))
-        let category: Int
-        do {
-            category = try compiler.addCategory(name: categoryPrefix + name, source: folder, usage: usage)
-        } catch {
-            fatalError("UT1 category \(name): \(error)")
-        }
-        for (file, format) in [("domains", ListFormat.domains), ("urls", ListFormat.urls)] {
-            let path = (folder as NSString).appendingPathComponent(file)
-            guard manager.fileExists(atPath: path) else { continue }
-            if let failure = ListLoader.ingest(file: path, category: category, format: format, into: &compiler) {
-                fatalError("\(path): \(failure)")
-            }
-        }
-    }
-}
-
-func ut1ExpectedNames() -> Int {
-    var bytes = 0
-    let directories = (try? FileManager.default.contentsOfDirectory(atPath: ut1Directory)) ?? []
-    for name in directories {
-        for file in ["domains", "urls"] {
-            bytes += fileSize("\(ut1Directory)/\(name)/\(file)")
-        }
-    }
-    return max(1024, bytes / 16)
-}
-
-/// A compiler holding the 2M list as one category (not yet built).
-func twoMillionCompiler() -> ListCompiler {
-    var compiler = ListCompiler(expectedNames: max(1024, fileSize(twoMillionList) / 16))
-    let category: Int
+/// The UT1 directory, loaded and sized exactly as `steward serve` does it.
+func ut1Compiler() -> ListCompiler {
     do {
-        category = try compiler.addCategory(name: twoMillionCategory, source: twoMillionList)
+        return try ListLoader.compiler(for: [ListSource(kind: .ut1, path: ut1Directory, name: "")])
     } catch {
-        fatalError("\(error)")
+        fatalError("UT1 lists: \(error)")
     }
-    if let failure = ListLoader.ingest(file: twoMillionList, category: category, format: .domains, into: &compiler) {
-        fatalError("\(twoMillionList): \(failure)")
-    }
-    return compiler
 }
 
-/// Writes the 2M list if it is missing, in a child process so its memory never counts here.
+/// A compiler holding the 2M list as one category (not yet built), sized as `steward serve` does.
+func twoMillionCompiler() -> ListCompiler {
+    do {
+        return try ListLoader.compiler(
+            for: [ListSource(kind: .file, path: twoMillionList, name: twoMillionCategory, format: .domains)])
+    } catch {
+        fatalError("\(twoMillionList): \(error)")
+    }
+}
+
 func ensureTwoMillionList() throws {
     if FileManager.default.fileExists(atPath: twoMillionList) { return }
     let process = Process()
@@ -236,9 +190,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark(
         "Compile UT1 lists", configuration: compileConfiguration(mallocTolerance: .init(relative: [.p90: 2.0]))
     ) { benchmark in
-        var compiler = ListCompiler(expectedNames: ut1ExpectedNames())
-        ingestUT1(into: &compiler)
-        let lists = compiler.build()
+        let lists = ut1Compiler().build()
         precondition(lists.nameCount > 300_000)
         blackHole(lists)
     }

@@ -18,6 +18,7 @@ public final class DNSServer: Service, Sendable {
         }
     }
 
+    static let messagesPerRead = 32
     let configuration: Configuration
     let filter: DNSFilter
     let snapshots: SnapshotHolder
@@ -69,8 +70,11 @@ public final class DNSServer: Service, Sendable {
         for address in configuration.listen {
             let udp = try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(.datagramVectorReadMessageCount, value: 32)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
+                // Vector reads split the receive buffer evenly among the messages: 32 × 4096 bytes,
+                // so every datagram (queries are at most 4096 here) arrives whole.
+                .channelOption(.datagramVectorReadMessageCount, value: Self.messagesPerRead)
+                .channelOption(
+                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.messagesPerRead * 4096))
                 .channelInitializer { [filter, snapshots] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(DNSUDPHandler(filter: filter, snapshots: snapshots))
