@@ -110,7 +110,8 @@ let package = Package(
         .testTarget(
             name: "StewardDNSTests",
             dependencies: [
-                "StewardDNS", "StewardDNSWire", "StewardServer", "StewardConfig", "StewardPolicy",
+                "StewardDNS", "StewardDNSWire", "StewardServer", "StewardConfig", "StewardPolicy", "StewardStore",
+                "StewardActivity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import StewardDNSWire
+import Synchronization
 import Testing
 
 /// The real server on loopback, asked by the real `dig`, forwarding to a scripted upstream.
@@ -24,7 +25,9 @@ import Testing
         return table
     }
 
-    func withNode(upstreamDown: Bool = false, _ body: (Harness, IntegrationUpstream) async throws -> Void) async throws {
+    func withNode(
+        upstreamDown: Bool = false, extraDNS: String = "", _ body: (Harness, IntegrationUpstream) async throws -> Void
+    ) async throws {
         let upstream = IntegrationUpstream(records: try Self.records(), truncateOverUDP: ["tcponly.example"])
         try await upstream.start()
         var port = upstream.port
@@ -32,7 +35,7 @@ import Testing
             await upstream.stop()  // nothing listens there any more
             port = upstream.port
         }
-        let harness = try await Harness.start(upstreamPort: port)
+        let harness = try await Harness.start(upstreamPort: port, extraDNS: extraDNS)
         do {
             try await body(harness, upstream)
         } catch {
@@ -170,6 +173,39 @@ import Testing
         }
     }
 
+    @Test("A client over its rate limit is not answered; others still are")
+    func rateLimit() async throws {
+        try await withNode(extraDNS: "rate-limit: {queries-per-second: 1, burst: 3}") { node, _ in
+            // Six queries back to back: the burst of three is answered, the rest are not.
+            let queries = try (0..<6).map { index -> [UInt8] in
+                let query = DNSMessage(
+                    header: DNSHeader(id: UInt16(100 + index), rd: true),
+                    questions: [DNSQuestion(name: try DNSName("casino.example"), type: .A)])
+                return Array(query.encoded().readableBytesView)
+            }
+            let replies = try await udpBurst(port: node.port, packets: queries, wait: .milliseconds(500))
+            #expect(replies.count == 3)
+            #expect(try node.dig(["-b", "127.0.0.3", "allowed.example", "A"]).rcode == "NOERROR")
+            let metrics = try node.metrics()
+            #expect(metrics.contains("steward_dns_dropped_total{reason=\"rate-limit\"} 3"), "\(metrics)")
+        }
+    }
+
+    @Test("Metrics count decisions, and the health endpoint answers")
+    func metrics() async throws {
+        try await withNode { node, _ in
+            _ = try node.dig(["casino.example", "A"])
+            _ = try node.dig(["allowed.example", "A"])
+            _ = try node.dig(["allowed.example", "A"])
+            let text = try node.metrics()
+            #expect(text.contains("steward_dns_queries_total{decision=\"block\"} 1"), "\(text)")
+            #expect(text.contains("steward_dns_queries_total{decision=\"allow\"} 2"))
+            #expect(text.contains("steward_dns_cache_hits_total 1"))
+            #expect(text.contains("steward_activity_dropped_total 0"))
+            #expect(try node.http("/healthz") == "ok\n")
+        }
+    }
+
     @Test("ANY is answered minimally (RFC 8482)")
     func anyQuery() async throws {
         try await withNode { node, _ in
@@ -222,6 +258,41 @@ import Testing
             #expect(try await node.node.activityStore.count() >= 2)
         }
     }
+}
+
+/// Sends packets back to back from one socket; returns the replies that came within `wait`.
+func udpBurst(port: Int, packets: [[UInt8]], wait: Duration) async throws -> [[UInt8]] {
+    let socket = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .bind(host: "127.0.0.1", port: 0) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                    wrappingChannelSynchronously: channel)
+            }
+        }
+    return try await socket.executeThenClose { inbound, outbound in
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        for packet in packets {
+            try await outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: packet)))
+        }
+        let collected = Collected()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await envelope in inbound { collected.append(Array(envelope.data.readableBytesView)) }
+                } catch {}
+            }
+            try? await Task.sleep(for: wait)
+            group.cancelAll()
+        }
+        return collected.all
+    }
+}
+
+/// Replies gathered by a reading task.
+final class Collected: Sendable {
+    private let items = Mutex<[[UInt8]]>([])
+    func append(_ item: [UInt8]) { items.withLock { $0.append(item) } }
+    var all: [[UInt8]] { items.withLock { $0 } }
 }
 
 /// Sends raw bytes over UDP to the node and returns the reply (empty when none comes in time).

@@ -41,12 +41,13 @@ struct Harness {
                 action: block
                 match: {categories: [gambling]}
                 clause: {document: aup, section: Rules, text: No gambling.}
+        metrics: {listen: "127.0.0.1:0"}
         dns:
           listen: ["127.0.0.1:0"]
           upstreams: ["127.0.0.1:\(upstreamPort)"]
           timeout-ms: 300
           attempts: 2
-        \(extraDNS)
+        \(extraDNS.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         """
     }
 
@@ -75,6 +76,27 @@ struct Harness {
         _ = await running.result
         try? FileManager.default.removeItem(at: directory)
     }
+
+    /// GET a path of the metrics endpoint with curl.
+    func http(_ path: String) throws -> String {
+        var bound = node.metricsServer?.boundAddress
+        for _ in 0..<40 where bound == nil {
+            Thread.sleep(forTimeInterval: 0.05)
+            bound = node.metricsServer?.boundAddress
+        }
+        guard let port = bound?.port else { return "" }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "--max-time", "5", "http://127.0.0.1:\(port)\(path)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func metrics() throws -> String { try http("/metrics") }
 
     /// Runs dig against the node and returns what it printed.
     func dig(_ arguments: [String]) throws -> DigResult {
