@@ -97,6 +97,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "StewardTestSupport", path: "Tests/StewardTestSupport", swiftSettings: strict),
         .testTarget(
             name: "StewardPolicyTests",
             dependencies: ["StewardPolicy"],
@@ -111,7 +112,7 @@ let package = Package(
             name: "StewardDNSTests",
             dependencies: [
                 "StewardDNS", "StewardDNSWire", "StewardServer", "StewardConfig", "StewardPolicy", "StewardStore",
-                "StewardActivity",
+                "StewardActivity", "StewardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -121,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StewardConfigTests",
-            dependencies: ["StewardConfig", "StewardServer", "StewardPolicy"],
+            dependencies: ["StewardConfig", "StewardServer", "StewardPolicy", "StewardTestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -4,8 +4,8 @@ import Testing
 /// The real `steward` binary, run as an administrator would run it.
 @Suite struct CommandLineTests {
     @Test("check --json prints exactly one JSON object with the documented keys")
-    func checkJSON() throws {
-        let result = try runSteward([
+    func checkJSON() async throws {
+        let result = try await runSteward([
             "check", "--user", "S00002", "--domain", "nordvpn.com", "--at", "2026-11-23T10:00", "--json",
         ])
         #expect(result.status == 0, "\(result.stderr)")
@@ -25,8 +25,8 @@ import Testing
     }
 
     @Test("An allowed destination has null rule and clause in JSON")
-    func checkJSONNulls() throws {
-        let result = try runSteward(["check", "--client", "127.0.0.1", "--domain", "example.org", "--json"])
+    func checkJSONNulls() async throws {
+        let result = try await runSteward(["check", "--client", "127.0.0.1", "--domain", "example.org", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["decision"] as? String == "allow")
@@ -45,8 +45,8 @@ import Testing
             (["check", "--user", "S00001", "--domain", "a.example", "--at", "tomorrow"], "not an ISO-8601 time"),
             (["check", "--config", "/nonexistent/steward.yaml", "--user", "S1", "--domain", "a.example"], "no such file"),
         ])
-    func badInput(arguments: [String], message: String) throws {
-        let result = try runSteward(arguments)
+    func badInput(arguments: [String], message: String) async throws {
+        let result = try await runSteward(arguments)
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)
         let lines = result.stderr.split(separator: "\n")
@@ -55,17 +55,17 @@ import Testing
     }
 
     @Test("A bad configuration exits non-zero and names the key and line")
-    func badConfig() throws {
+    func badConfig() async throws {
         let scratch = try Scratch()
         let file = try scratch.write("steward.yaml", "district:\n  name: X\n  timezone: Nowhere/Place\n")
-        let result = try runSteward(["check", "--config", file, "--user", "S1", "--domain", "a.example"])
+        let result = try await runSteward(["check", "--config", file, "--user", "S1", "--domain", "a.example"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("steward.yaml:3: district.timezone: unknown time zone 'Nowhere/Place'"))
     }
 
     @Test("lists stats prints every category with counts, compile time and memory")
-    func listStats() throws {
-        let result = try runSteward(["lists", "stats", "--json"])
+    func listStats() async throws {
+        let result = try await runSteward(["lists", "stats", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let rows = try #require(object["rows"] as? [[String: Any]])
@@ -74,14 +74,14 @@ import Testing
         #expect((object["distinctNames"] as? Int ?? 0) > 340_000)
         #expect(object["compileSeconds"] is Double)
         #expect((object["residentBytes"] as? Int ?? 0) > 0)
-        let text = try runSteward(["lists", "stats"])
+        let text = try await runSteward(["lists", "stats"])
         #expect(text.stdout.contains("gambling"))
         #expect(text.stdout.contains("process resident"))
     }
 
     @Test("config check validates the demo district")
-    func configCheck() throws {
-        let result = try runSteward(["config", "check"])
+    func configCheck() async throws {
+        let result = try await runSteward(["config", "check"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("OK"))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import StewardConfig
 import StewardPolicy
+import StewardTestSupport
 
 /// Paths inside the repository, found from this file (tests may read the repo; the product never
 /// reads anything outside its configuration).
@@ -58,20 +59,13 @@ struct CommandResult {
     let stderr: String
 }
 
-func runSteward(_ arguments: [String]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: Repository.executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = Repository.root
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+func runSteward(_ arguments: [String]) async throws -> CommandResult {
+    // Standard error is what the command-line tests check; run through a shell to keep it apart.
+    let quoted = ([Repository.executable] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("steward-stderr-\(UUID().uuidString)")
+    let result = try await ChildProcess.run(
+        "/bin/sh", ["-c", quoted.joined(separator: " ") + " 2>'\(errorFile.path)'"], directory: Repository.root)
+    let stderr = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+    try? FileManager.default.removeItem(at: errorFile)
+    return CommandResult(status: result.status, stdout: result.output, stderr: stderr)
 }

@@ -50,10 +50,10 @@ import Testing
     @Test("An allowed name is forwarded and answered; a second ask comes from the cache")
     func allowed() async throws {
         try await withNode { node, upstream in
-            let first = try node.dig(["allowed.example", "A"])
+            let first = try await node.dig(["allowed.example", "A"])
             #expect(first.rcode == "NOERROR", "\(first.output)")
             #expect(first.section("ANSWER").contains { $0.contains("192.0.2.10") })
-            let second = try node.dig(["allowed.example", "A"])
+            let second = try await node.dig(["allowed.example", "A"])
             #expect(second.section("ANSWER").contains { $0.contains("192.0.2.10") })
             #expect(upstream.received.withLock { $0.filter { $0 == "allowed.example" }.count } == 1)
         }
@@ -65,7 +65,7 @@ import Testing
     ])
     func blocked(name: String, type: String) async throws {
         try await withNode { node, upstream in
-            let result = try node.dig([name, type])
+            let result = try await node.dig([name, type])
             #expect(result.rcode == "NXDOMAIN", "\(result.output)")
             #expect(result.section("AUTHORITY").contains { $0.contains("SOA") })
             #expect(result.section("ANSWER").isEmpty)
@@ -77,9 +77,9 @@ import Testing
     func longNames() async throws {
         try await withNode { node, _ in
             let label = String(repeating: "a", count: 60)
-            let blocked = try node.dig(["\(label).\(label).\(label).casino.example", "A"])
+            let blocked = try await node.dig(["\(label).\(label).\(label).casino.example", "A"])
             #expect(blocked.rcode == "NXDOMAIN", "\(blocked.output)")
-            let unknown = try node.dig(["\(label).\(label).\(label).allowed.example", "AAAA"])
+            let unknown = try await node.dig(["\(label).\(label).\(label).allowed.example", "AAAA"])
             #expect(unknown.rcode == "NXDOMAIN", "\(unknown.output)")  // the upstream's answer, not FORMERR
         }
     }
@@ -87,10 +87,10 @@ import Testing
     @Test("Mixed case is matched, and the question's case comes back as asked")
     func mixedCase() async throws {
         try await withNode { node, _ in
-            let blocked = try node.dig(["WwW.CaSiNo.ExAmPlE", "A"])
+            let blocked = try await node.dig(["WwW.CaSiNo.ExAmPlE", "A"])
             #expect(blocked.rcode == "NXDOMAIN")
             #expect(blocked.section("QUESTION").contains { $0.contains("WwW.CaSiNo.ExAmPlE.") })
-            let allowed = try node.dig(["ALLOWED.Example", "A"])
+            let allowed = try await node.dig(["ALLOWED.Example", "A"])
             #expect(allowed.rcode == "NOERROR")
             #expect(allowed.section("QUESTION").contains { $0.contains("ALLOWED.Example.") })
         }
@@ -99,7 +99,7 @@ import Testing
     @Test("An allowed name that aliases a blocked one is blocked (CNAME cloaking)")
     func cnameCloaking() async throws {
         try await withNode { node, _ in
-            let result = try node.dig(["tracker.allowed.example", "A"])
+            let result = try await node.dig(["tracker.allowed.example", "A"])
             #expect(result.rcode == "NXDOMAIN", "\(result.output)")
             #expect(!result.output.contains("192.0.2.66"))
         }
@@ -108,11 +108,11 @@ import Testing
     @Test("SafeSearch and YouTube restricted mode are enforced by CNAME rewrite for the group")
     func safeSearch() async throws {
         try await withNode { node, _ in
-            let google = try node.dig(["www.google.com", "A"])
+            let google = try await node.dig(["www.google.com", "A"])
             #expect(google.rcode == "NOERROR", "\(google.output)")
             #expect(google.section("ANSWER").contains { $0.contains("CNAME") && $0.contains("forcesafesearch.google.com.") })
             #expect(google.section("ANSWER").contains { $0.contains("216.239.38.120") })
-            let youtube = try node.dig(["www.youtube.com", "A"])
+            let youtube = try await node.dig(["www.youtube.com", "A"])
             #expect(youtube.section("ANSWER").contains { $0.contains("restrict.youtube.com.") })
         }
     }
@@ -120,9 +120,9 @@ import Testing
     @Test("Firefox's DNS-over-HTTPS canary is NXDOMAIN so browsers stay on the filter")
     func dohCanary() async throws {
         try await withNode { node, upstream in
-            let result = try node.dig(["use-application-dns.net", "A"])
+            let result = try await node.dig(["use-application-dns.net", "A"])
             #expect(result.rcode == "NXDOMAIN")
-            let relay = try node.dig(["mask.icloud.com", "A"])
+            let relay = try await node.dig(["mask.icloud.com", "A"])
             #expect(relay.rcode == "NXDOMAIN")
             #expect(upstream.received.withLock { $0.isEmpty })
         }
@@ -131,13 +131,13 @@ import Testing
     @Test("A response too large for the client's UDP size is truncated; over TCP it is whole")
     func truncation() async throws {
         try await withNode { node, _ in
-            let udp = try node.dig(["big.example", "A", "+noedns", "+ignore"])
+            let udp = try await node.dig(["big.example", "A", "+noedns", "+ignore"])
             #expect(udp.flags.contains("tc"), "\(udp.output)")
             #expect(udp.section("ANSWER").count < 40)
-            let tcp = try node.dig(["big.example", "A", "+tcp"])
+            let tcp = try await node.dig(["big.example", "A", "+tcp"])
             #expect(tcp.rcode == "NOERROR")
             #expect(tcp.section("ANSWER").count == 40)
-            let retried = try node.dig(["big.example", "A", "+noedns"])  // dig retries over TCP itself
+            let retried = try await node.dig(["big.example", "A", "+noedns"])  // dig retries over TCP itself
             #expect(retried.section("ANSWER").count == 40)
         }
     }
@@ -145,7 +145,7 @@ import Testing
     @Test("A truncated upstream answer is retried over TCP")
     func upstreamTCPRetry() async throws {
         try await withNode { node, _ in
-            let result = try node.dig(["tcponly.example", "A"])
+            let result = try await node.dig(["tcponly.example", "A"])
             #expect(result.rcode == "NOERROR", "\(result.output)")
             #expect(result.section("ANSWER").contains { $0.contains("192.0.2.99") })
         }
@@ -154,7 +154,7 @@ import Testing
     @Test("Several queries on one TCP connection are all answered")
     func tcpKeepOpen() async throws {
         try await withNode { node, _ in
-            let result = try node.dig(["+tcp", "+keepopen", "allowed.example", "A", "casino.example", "A", "www.allowed.example", "A"])
+            let result = try await node.dig(["+tcp", "+keepopen", "allowed.example", "A", "casino.example", "A", "www.allowed.example", "A"])
             #expect(result.output.components(separatedBy: "status: ").count - 1 == 3, "\(result.output)")
             #expect(result.output.contains("192.0.2.10"))
             #expect(result.output.contains("NXDOMAIN"))
@@ -165,10 +165,10 @@ import Testing
     @Test("A client outside every configured network is REFUSED: never an open resolver")
     func refusedOutside() async throws {
         try await withNode { node, upstream in
-            let result = try node.dig(["-b", "127.0.0.2", "allowed.example", "A"])
+            let result = try await node.dig(["-b", "127.0.0.2", "allowed.example", "A"])
             #expect(result.rcode == "REFUSED", "\(result.output)")
             #expect(upstream.received.withLock { $0.isEmpty })
-            let lab = try node.dig(["-b", "127.0.0.3", "allowed.example", "A"])
+            let lab = try await node.dig(["-b", "127.0.0.3", "allowed.example", "A"])
             #expect(lab.rcode == "NOERROR")
         }
     }
@@ -185,8 +185,8 @@ import Testing
             }
             let replies = try await udpBurst(port: node.port, packets: queries, wait: .milliseconds(500))
             #expect(replies.count == 3)
-            #expect(try node.dig(["-b", "127.0.0.3", "allowed.example", "A"]).rcode == "NOERROR")
-            let metrics = try node.metrics()
+            #expect(try await node.dig(["-b", "127.0.0.3", "allowed.example", "A"]).rcode == "NOERROR")
+            let metrics = try await node.metrics()
             #expect(metrics.contains("steward_dns_dropped_total{reason=\"rate-limit\"} 3"), "\(metrics)")
         }
     }
@@ -194,22 +194,22 @@ import Testing
     @Test("Metrics count decisions, and the health endpoint answers")
     func metrics() async throws {
         try await withNode { node, _ in
-            _ = try node.dig(["casino.example", "A"])
-            _ = try node.dig(["allowed.example", "A"])
-            _ = try node.dig(["allowed.example", "A"])
-            let text = try node.metrics()
+            _ = try await node.dig(["casino.example", "A"])
+            _ = try await node.dig(["allowed.example", "A"])
+            _ = try await node.dig(["allowed.example", "A"])
+            let text = try await node.metrics()
             #expect(text.contains("steward_dns_queries_total{decision=\"block\"} 1"), "\(text)")
             #expect(text.contains("steward_dns_queries_total{decision=\"allow\"} 2"))
             #expect(text.contains("steward_dns_cache_hits_total 1"))
             #expect(text.contains("steward_activity_dropped_total 0"))
-            #expect(try node.http("/healthz") == "ok\n")
+            #expect(try await node.http("/healthz") == "ok\n")
         }
     }
 
     @Test("ANY is answered minimally (RFC 8482)")
     func anyQuery() async throws {
         try await withNode { node, _ in
-            let result = try node.dig(["allowed.example", "ANY"])
+            let result = try await node.dig(["allowed.example", "ANY"])
             #expect(result.rcode == "NOERROR")
             #expect(result.section("ANSWER").contains { $0.contains("HINFO") && $0.contains("RFC8482") })
         }
@@ -219,12 +219,12 @@ import Testing
     func upstreamDown() async throws {
         try await withNode(upstreamDown: true) { node, _ in
             let started = ContinuousClock.now
-            let result = try node.dig(["allowed.example", "A"])
+            let result = try await node.dig(["allowed.example", "A"])
             let elapsed = ContinuousClock.now - started
             #expect(result.rcode == "SERVFAIL", "\(result.output)")
             #expect(elapsed < .seconds(2.5))
             // Blocked names are still answered at once.
-            #expect(try node.dig(["casino.example", "A"]).rcode == "NXDOMAIN")
+            #expect(try await node.dig(["casino.example", "A"]).rcode == "NXDOMAIN")
         }
     }
 
@@ -238,15 +238,15 @@ import Testing
             #expect(reply[3] & 0x0F == 1)  // FORMERR
             let none = try await udpExchange(port: node.port, bytes: [0x12], wait: .milliseconds(300))
             #expect(none.isEmpty)
-            #expect(try node.dig(["allowed.example", "A"]).rcode == "NOERROR")
+            #expect(try await node.dig(["allowed.example", "A"]).rcode == "NOERROR")
         }
     }
 
     @Test("Every query becomes an activity event in the store, with the rule for blocks")
     func activity() async throws {
         try await withNode { node, _ in
-            _ = try node.dig(["casino.example", "A"])
-            _ = try node.dig(["allowed.example", "A"])
+            _ = try await node.dig(["casino.example", "A"])
+            _ = try await node.dig(["allowed.example", "A"])
             var events: [(action: String, rule: String?, client: String)] = []
             for _ in 0..<30 where events.isEmpty {
                 try await Task.sleep(for: .milliseconds(100))

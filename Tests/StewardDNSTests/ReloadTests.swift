@@ -7,7 +7,7 @@ import Testing
     @Test("A changed list takes effect without a restart; a broken configuration keeps the old policy serving")
     func reloadOnChange() async throws {
         try await DNSIntegrationTests().withNode { node, _ in
-        #expect(try node.dig(["allowed.example", "A"]).rcode == "NOERROR")
+        #expect(try await node.dig(["allowed.example", "A"]).rcode == "NOERROR")
         let generation = node.node.holder.generation
 
         // The district adds a name to its gambling list.
@@ -19,7 +19,7 @@ import Testing
             reloaded = node.node.holder.generation > generation
         }
         #expect(reloaded, "the policy was not reloaded after the list changed")
-        let blocked = try node.dig(["www.allowed.example", "A"])
+        let blocked = try await node.dig(["www.allowed.example", "A"])
         #expect(blocked.rcode == "NXDOMAIN", "\(blocked.output)")
 
         // A configuration with a mistake: the old policy keeps answering.
@@ -29,8 +29,8 @@ import Testing
         let afterGood = node.node.holder.generation
         try await Task.sleep(for: .seconds(3))
         #expect(node.node.holder.generation == afterGood)
-        #expect(try node.dig(["www.allowed.example", "A"]).rcode == "NXDOMAIN")
-        #expect(try node.dig(["casino.example", "A"]).rcode == "NXDOMAIN")
+        #expect(try await node.dig(["www.allowed.example", "A"]).rcode == "NXDOMAIN")
+        #expect(try await node.dig(["casino.example", "A"]).rcode == "NXDOMAIN")
         }
     }
 }

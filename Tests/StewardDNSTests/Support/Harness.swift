@@ -6,6 +6,7 @@ import StewardConfig
 import StewardDNS
 import StewardDNSWire
 import StewardServer
+import StewardTestSupport
 
 /// A Steward node on loopback, configured from YAML, with a scripted upstream; queried with the
 /// real `dig`.
@@ -78,29 +79,23 @@ struct Harness {
     }
 
     /// GET a path of the metrics endpoint with curl.
-    func http(_ path: String) throws -> String {
+    func http(_ path: String) async throws -> String {
         var bound = node.metricsServer?.boundAddress
         for _ in 0..<40 where bound == nil {
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
             bound = node.metricsServer?.boundAddress
         }
         guard let port = bound?.port else { return "" }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "--max-time", "5", "http://127.0.0.1:\(port)\(path)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return try await ChildProcess.run(
+            "/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)\(path)"]
+        ).output
     }
 
-    func metrics() throws -> String { try http("/metrics") }
+    func metrics() async throws -> String { try await http("/metrics") }
 
     /// Runs dig against the node and returns what it printed.
-    func dig(_ arguments: [String]) throws -> DigResult {
-        try DigResult.run(["@127.0.0.1", "-p", "\(port)", "+time=3", "+tries=1"] + arguments)
+    func dig(_ arguments: [String]) async throws -> DigResult {
+        try await DigResult.run(["@127.0.0.1", "-p", "\(port)", "+time=3", "+tries=1"] + arguments)
     }
 }
 
@@ -109,17 +104,9 @@ struct DigResult {
     let output: String
     let status: Int32
 
-    static func run(_ arguments: [String]) throws -> DigResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/dig")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return DigResult(output: String(decoding: data, as: UTF8.self), status: process.terminationStatus)
+    static func run(_ arguments: [String]) async throws -> DigResult {
+        let result = try await ChildProcess.run("/usr/bin/dig", arguments)
+        return DigResult(output: result.output, status: result.status)
     }
 
     /// `NOERROR`, `NXDOMAIN`, …
