@@ -4,6 +4,7 @@ import NIOPosix
 import ServiceLifecycle
 import StewardConfig
 import StewardPolicy
+import Synchronization
 import UnixSignals
 
 /// Keeps the policy in force current: on SIGHUP, and when any file the policy was read from (the
@@ -17,11 +18,14 @@ public struct PolicyReloader: Service {
     let pollInterval: Duration
     private let watched: Watched
 
-    /// Files and their modification times at the last successful load.
-    final class Watched: @unchecked Sendable {
-        // Only the reloader's own task reads and writes it (one task), hence unchecked.
-        var files: [String: Date]
-        init(files: [String: Date]) { self.files = files }
+    /// Files and their modification times at the last load, and the number of the latest reload
+    /// started. SIGHUP and the file watch run as two tasks, so both are shared: the times under a
+    /// lock, and a reload puts its snapshot in force only if no later reload has started meanwhile
+    /// (the newest configuration always wins).
+    final class Watched: Sendable {
+        let files: Mutex<[String: Date]>
+        let latestTicket = Atomic<UInt64>(0)
+        init(files: [String: Date]) { self.files = Mutex(files) }
     }
 
     public init(loaded: LoadedPolicy, holder: SnapshotHolder, logger: Logger, pollInterval: Duration = .seconds(2)) {
@@ -78,17 +82,24 @@ public struct PolicyReloader: Service {
     }
 
     func changed() -> Bool {
-        Self.modificationTimes(Array(watched.files.keys)) != watched.files
+        let known = watched.files.withLock { $0 }
+        return Self.modificationTimes(Array(known.keys)) != known
     }
 
     /// Compiles the configuration again; swaps the snapshot only on success.
     @discardableResult
     public func reload() async -> Bool {
         let file = configFile
+        let ticket = watched.latestTicket.add(1, ordering: .relaxed).newValue
         do {
             let loaded = try await NIOThreadPool.singleton.runIfActive { try PolicyLoader.load(configFile: file) }
+            guard watched.latestTicket.load(ordering: .relaxed) == ticket else {
+                logger.info("policy compiled, but a newer reload is under way; keeping that one")
+                return false
+            }
             holder.replace(with: loaded.snapshot)
-            watched.files = Self.modificationTimes(Self.files(of: loaded.configuration))
+            let times = Self.modificationTimes(Self.files(of: loaded.configuration))
+            watched.files.withLock { $0 = times }
             logger.info(
                 "policy reloaded",
                 metadata: [
@@ -98,7 +109,8 @@ public struct PolicyReloader: Service {
             return true
         } catch {
             // Remember the broken files' times so the same error is not logged every poll.
-            watched.files = Self.modificationTimes(Array(watched.files.keys))
+            let times = Self.modificationTimes(Array(watched.files.withLock { $0.keys }))
+            watched.files.withLock { $0 = times }
             logger.error("policy NOT reloaded; the previous policy stays in force", metadata: ["problems": "\(error)"])
             return false
         }
