@@ -94,8 +94,7 @@ public struct ActivityRecord: Sendable, Hashable, Codable {
         path = event.path
         action = decision.action.rawValue
         cause = decision.cause.rawValue
-        let rules = snapshot.ruleDefinitions
-        let rule = decision.rule >= 0 && Int(decision.rule) < rules.count ? rules[Int(decision.rule)] : nil
+        let rule = snapshot.rule(at: decision.rule)
         self.rule = rule?.id
         categories = snapshot.lists.names(of: decision.categories).filter { !$0.hasPrefix("rule:") }
         let clause: Clause?

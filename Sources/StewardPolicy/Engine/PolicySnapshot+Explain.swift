@@ -30,7 +30,7 @@ public struct Explanation: Sendable, Hashable, Codable {
 extension PolicySnapshot {
     public func explain(_ decision: Decision, subject: Subject) -> Explanation {
         let categories = lists.names(of: decision.categories).filter { !$0.hasPrefix("rule:") }
-        let rule = decision.rule >= 0 ? rules[Int(decision.rule)].definition : nil
+        let rule = rule(at: decision.rule)
         let group = decision.group >= 0 ? groups[Int(decision.group)] : nil
         let clause: Clause?
         let reason: String

@@ -64,6 +64,11 @@ public final class PolicySnapshot: Sendable {
     /// The rules in order.
     public var ruleDefinitions: [RuleDefinition] { rules.map(\.definition) }
 
+    /// The rule a decision names (`Decision.rule`), if any.
+    public func rule(at index: Int32) -> RuleDefinition? {
+        index >= 0 && Int(index) < rules.count ? rules[Int(index)].definition : nil
+    }
+
     /// The CIPA categories' names.
     public var cipaCategoryNames: [String] { lists.names(of: cipa) }
 
