@@ -297,28 +297,5 @@ final class Collected: Sendable {
 
 /// Sends raw bytes over UDP to the node and returns the reply (empty when none comes in time).
 func udpExchange(port: Int, bytes: [UInt8], wait: Duration = .seconds(2)) async throws -> [UInt8] {
-    let socket = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: "127.0.0.1", port: 0) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
-                    wrappingChannelSynchronously: channel)
-            }
-        }
-    return try await socket.executeThenClose { inbound, outbound in
-        let target = try SocketAddress(ipAddress: "127.0.0.1", port: port)
-        try await outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: bytes)))
-        return try await withThrowingTaskGroup(of: [UInt8].self) { group in
-            group.addTask {
-                for try await envelope in inbound { return Array(envelope.data.readableBytesView) }
-                return []
-            }
-            group.addTask {
-                try await Task.sleep(for: wait)
-                return []
-            }
-            let first = try await group.next() ?? []
-            group.cancelAll()
-            return first
-        }
-    }
+    try await udpBurst(port: port, packets: [bytes], wait: wait).first ?? []
 }
