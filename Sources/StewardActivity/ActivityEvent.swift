@@ -87,25 +87,16 @@ public struct ActivityRecord: Sendable, Hashable, Codable {
         source = event.source.rawValue
         client = event.client.description
         personID = event.personID
-        group = decision.group >= 0 && Int(decision.group) < snapshot.groups.count ? snapshot.groups[Int(decision.group)].id : nil
+        group = snapshot.group(at: decision.group)?.id
         name = event.name
         queryType = Int(event.queryType)
         method = event.method
         path = event.path
         action = decision.action.rawValue
         cause = decision.cause.rawValue
-        let rule = snapshot.rule(at: decision.rule)
-        self.rule = rule?.id
-        categories = snapshot.lists.names(of: decision.categories).filter { !$0.hasPrefix("rule:") }
-        let clause: Clause?
-        switch decision.cause {
-        case .rule: clause = rule?.clause
-        case .cipa: clause = snapshot.definition.cipaClause
-        case .revoked: clause = snapshot.definition.revocationClause
-        case .workOnly: clause = snapshot.definition.workOnlyClause
-        case .defaultAction: clause = snapshot.definition.defaultClause
-        case .inactive, .bypassCanary: clause = nil
-        }
+        rule = snapshot.rule(at: decision.rule)?.id
+        categories = snapshot.lists.listCategoryNames(of: decision.categories)
+        let clause = snapshot.clause(for: decision)
         clauseDocument = clause?.document
         clauseSection = clause?.section
         responseCode = Int(event.responseCode)

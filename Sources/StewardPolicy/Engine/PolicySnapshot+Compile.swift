@@ -223,7 +223,7 @@ extension PolicySnapshot {
     }
 
     private static func suggestion(_ name: String, _ known: Dictionary<String, Int>.Keys) -> String {
-        let close = known.filter { !$0.hasPrefix("rule:") && ($0.hasPrefix(name.prefix(3)) || name.hasPrefix($0.prefix(3))) }
+        let close = known.filter { $0.hasPrefix(name.prefix(3)) || name.hasPrefix($0.prefix(3)) }
         guard !close.isEmpty else { return "" }
         return " (did you mean \(close.sorted().prefix(3).map { "'\($0)'" }.joined(separator: ", "))?)"
     }

@@ -28,29 +28,42 @@ public struct Explanation: Sendable, Hashable, Codable {
 }
 
 extension PolicySnapshot {
+    /// The clause a decision cites: its rule's, or the safeguard's that decided.
+    public func clause(for decision: Decision) -> Clause? {
+        switch decision.cause {
+        case .rule: rule(at: decision.rule)?.clause
+        case .defaultAction: definition.defaultClause
+        case .cipa: definition.cipaClause
+        case .revoked: definition.revocationClause
+        case .workOnly: definition.workOnlyClause
+        case .inactive, .bypassCanary: nil
+        }
+    }
+
+    /// The group a decision names (`Decision.group`), if any.
+    public func group(at index: Int32) -> GroupDefinition? {
+        index >= 0 && Int(index) < groups.count ? groups[Int(index)] : nil
+    }
+
     public func explain(_ decision: Decision, subject: Subject) -> Explanation {
-        let categories = lists.names(of: decision.categories).filter { !$0.hasPrefix("rule:") }
+        let categories = lists.listCategoryNames(of: decision.categories)
         let rule = rule(at: decision.rule)
-        let group = decision.group >= 0 ? groups[Int(decision.group)] : nil
-        let clause: Clause?
+        let group = group(at: decision.group)
+        let clause = clause(for: decision)
         let reason: String
         switch decision.cause {
         case .rule:
-            clause = rule?.clause
             let what = rule?.description.map { ": \($0)" } ?? ""
             let verb = ["allow": "Allowed", "block": "Blocked", "warn": "Warned", "flag": "Flagged"][decision.action.rawValue]
             reason = "\(verb ?? decision.action.rawValue) by rule '\(rule?.id ?? "?")'\(what)"
         case .defaultAction:
-            clause = definition.defaultClause
             reason = "No rule matched; the policy's default is to \(decision.action.rawValue)"
         case .cipa:
-            clause = definition.cipaClause
             let hit = lists.names(of: decision.categories.intersection(cipa))
             reason =
                 "Blocked by the CIPA safeguard: \(hit.joined(separator: ", ")) "
                 + "\(hit.count == 1 ? "is a category" : "are categories") the district must filter"
         case .revoked:
-            clause = definition.revocationClause
             if case .revoked(let until, let why) = subject.status {
                 let end = until.map { " until \(Self.isoDay.string(from: $0))" } ?? " until restored"
                 reason = "Network access revoked\(end): \(why)"
@@ -58,13 +71,10 @@ extension PolicySnapshot {
                 reason = "Network access revoked"
             }
         case .inactive:
-            clause = nil
             reason = "The account is inactive; there is no network access for it"
         case .bypassCanary:
-            clause = nil
             reason = "Answered 'no such name' so that browsers and devices keep using the district's filter"
         case .workOnly:
-            clause = definition.workOnlyClause
             reason = "Personal use is switched off for \(group?.name ?? "this group") (work only)"
         }
         let clauseText = clause.map { clause in

@@ -136,6 +136,11 @@ public struct CompiledLists: Sendable {
         return result
     }
 
+    /// Names of the list categories of a set (rules' own inline lists left out), in index order.
+    public func listCategoryNames(of set: BitSet512) -> [String] {
+        set.members.compactMap { $0 < categories.count && categories[$0].kind == .list ? categories[$0].name : nil }
+    }
+
     /// Category names of a set, in index order.
     public func names(of set: BitSet512) -> [String] {
         set.members.compactMap { $0 < categories.count ? categories[$0].name : nil }
