@@ -1,24 +1,24 @@
 import NIOCore
 
-/// RFC 1035 4.2.2 / RFC 7766 8: over TCP every message is preceded by its two-octet length.
+/// Splits a TCP byte stream into DNS messages: each is preceded by its length as a 16-bit
+/// big-endian integer (RFC 1035 4.2.2, RFC 7766 8). Emits the messages without the prefix; a
+/// partial message at EOF is discarded. Used by the server and by the upstream forwarder.
 struct DNSTCPFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { return .needMoreData }
-        guard buffer.readableBytes >= 2 + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 2)
-        guard let message = buffer.readSlice(length: Int(length)) else { return .needMoreData }
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
+            let message = buffer.getSlice(at: buffer.readerIndex + 2, length: Int(length))
+        else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 2 + Int(length))
         context.fireChannelRead(wrapInboundOut(message))
         return .continue
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
-        -> DecodingState
-    {
-        // A partial message at EOF is discarded.
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
+    mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
     }
 }
 

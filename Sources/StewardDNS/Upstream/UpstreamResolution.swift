@@ -134,7 +134,7 @@ final class UpstreamResolution {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(UpstreamTCPFrameDecoder()),
+                        ByteToMessageHandler(DNSTCPFrameDecoder()),
                         UpstreamTCPHandler(
                             query: query, timeout: timeout, promise: attempt, metrics: metrics, logger: logger))
                 }

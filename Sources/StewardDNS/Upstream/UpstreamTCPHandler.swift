@@ -87,24 +87,3 @@ final class UpstreamTCPHandler: ChannelInboundHandler {
         context?.close(promise: nil)
     }
 }
-
-/// Splits a TCP byte stream into DNS messages: each is preceded by its length as a 16-bit
-/// big-endian integer (RFC 1035 4.2.2, RFC 7766 8). Emits the messages without the prefix.
-struct UpstreamTCPFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
-            let message = buffer.getSlice(at: buffer.readerIndex + 2, length: Int(length))
-        else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 2 + Int(length))
-        context.fireChannelRead(wrapInboundOut(message))
-        return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
-    ) throws -> DecodingState {
-        try decode(context: context, buffer: &buffer)
-    }
-}

@@ -70,7 +70,7 @@ final class FakeUpstream: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(UpstreamTCPFrameDecoder()), FakeTCPHandler(script: script))
+                        ByteToMessageHandler(DNSTCPFrameDecoder()), FakeTCPHandler(script: script))
                 }
             }
             .bind(host: "127.0.0.1", port: port).get()
