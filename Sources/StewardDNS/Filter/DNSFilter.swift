@@ -95,8 +95,9 @@ public final class DNSFilter: Sendable {
         eventLoop: any EventLoop
     ) -> Outcome {
         let started = NIODeadline.now()
+        // The client's zone, looked up once for both paths.
+        let zone = snapshot.zone(for: client)
         if let preview = DNSQueryPreview(packet) {
-            let zone = snapshot.zone(for: client)
             if zone >= 0, limiter == nil,
                 let answer = fastAnswer(
                     packet, preview: preview, client: client, zone: zone, transport: transport, snapshot: snapshot,
@@ -119,7 +120,6 @@ public final class DNSFilter: Sendable {
         guard let question = query.questions.first else { return .drop }
         let maxSize = transport == .udp ? query.maxResponseSize : Int(UInt16.max)
 
-        let zone = snapshot.zone(for: client)
         guard zone >= 0 || configuration.clients.contains(where: { $0.contains(client) }) else {
             DNSMetrics.bump(metrics.refused)
             return .respond(query.makeResponse(rcode: .refused).encoded(maxSize: maxSize))
