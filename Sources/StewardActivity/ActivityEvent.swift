@@ -80,6 +80,35 @@ public struct ActivityRecord: Sendable, Hashable, Codable {
     public var bytesIn: Int64
     public var bytesOut: Int64
 
+    public init(
+        time: Int64, source: String, client: String, personID: String?, group: String?, name: String, queryType: Int,
+        method: String?, path: String?, action: String, cause: String, rule: String?, categories: [String],
+        clauseDocument: String?, clauseSection: String?, responseCode: Int, latencyMicros: Int, cacheHit: Bool,
+        upstream: Int, bytesIn: Int64, bytesOut: Int64
+    ) {
+        self.time = time
+        self.source = source
+        self.client = client
+        self.personID = personID
+        self.group = group
+        self.name = name
+        self.queryType = queryType
+        self.method = method
+        self.path = path
+        self.action = action
+        self.cause = cause
+        self.rule = rule
+        self.categories = categories
+        self.clauseDocument = clauseDocument
+        self.clauseSection = clauseSection
+        self.responseCode = responseCode
+        self.latencyMicros = latencyMicros
+        self.cacheHit = cacheHit
+        self.upstream = upstream
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+    }
+
     public init(_ event: ActivityEvent) {
         let snapshot = event.snapshot
         let decision = event.decision

@@ -6,7 +6,11 @@ public struct StewardCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "steward",
         abstract: "Makes a school district's acceptable-use policy real on its network.",
-        subcommands: [ServeCommand.self, CheckCommand.self, ListsCommand.self, ConfigCommand.self]
+        subcommands: [
+            ServeCommand.self, CheckCommand.self, ListsCommand.self, ConfigCommand.self, ImportCommand.self,
+            PersonCommand.self, SessionCommand.self, DeviceCommand.self, ActivityCommand.self, AdminCommand.self,
+            AuditCommand.self, DatabaseCommand.self, BackupCommand.self,
+        ]
     )
 
     public init() {}

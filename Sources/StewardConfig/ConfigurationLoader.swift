@@ -7,7 +7,7 @@ import Yams
 public enum ConfigurationLoader {
     static let topLevelKeys = [
         "district", "data-dir", "documents", "clauses", "lists", "roster", "groups", "zones", "schedules", "cipa",
-        "revocation", "work-only", "default", "policies", "dns", "activity", "metrics",
+        "revocation", "work-only", "default", "policies", "dns", "activity", "metrics", "store", "directory",
     ]
 
     /// Files larger than this are refused rather than read (a configuration is a few kilobytes).
@@ -41,13 +41,15 @@ public enum ConfigurationLoader {
         }
     }
 
-    static func readText(file: String, log: ProblemLog, what: String, line: Int? = nil, path: String = "") -> String? {
+    static func readText(
+        file: String, log: ProblemLog, what: String, line: Int? = nil, path: String = "", maxBytes: Int = maxConfigBytes
+    ) -> String? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
             log.add(file: file, line: line, path: path, "cannot read the \(what) file: no such file")
             return nil
         }
-        if let size = attributes[.size] as? Int, size > maxConfigBytes {
-            log.add(file: file, line: line, path: path, "the \(what) file is larger than \(maxConfigBytes >> 20) MiB")
+        if let size = attributes[.size] as? Int, size > maxBytes {
+            log.add(file: file, line: line, path: path, "the \(what) file is larger than \(maxBytes >> 20) MiB")
             return nil
         }
         guard let data = FileManager.default.contents(atPath: file) else {
@@ -136,6 +138,8 @@ public enum ConfigurationLoader {
         if let dns = top["dns"] { config.dns = ServiceSettingsReader.dns(dns) }
         if let activity = top["activity"] { config.activity = ServiceSettingsReader.activity(activity) }
         if let metrics = top["metrics"] { config.metrics = ServiceSettingsReader.metrics(metrics) }
+        if let store = top["store"] { config.store = ServiceSettingsReader.store(store) }
+        if let directory = top["directory"] { config.directory = ServiceSettingsReader.directory(directory) }
         if let policies = top["policies"]?.sequence() {
             for entry in policies {
                 let (rules, file) = reader.policy(entry)

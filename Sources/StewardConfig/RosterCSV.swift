@@ -9,7 +9,14 @@ enum RosterCSV {
     static let required = ["id", "name", "role"]
 
     static func load(file: String, log: ProblemLog, cited: YAMLValue) -> [Person] {
-        guard let text = ConfigurationLoader.readText(file: file, log: log, what: "roster", line: cited.line, path: cited.path)
+        load(file: file, log: log, line: cited.line, path: cited.path).map(\.person)
+    }
+
+    /// Reads a roster sheet; each person with their sign-in name (the email, else the id).
+    static func load(file: String, log: ProblemLog, line: Int? = nil, path: String = "") -> [Roster.Entry] {
+        guard
+            let text = ConfigurationLoader.readText(
+                file: file, log: log, what: "roster", line: line, path: path, maxBytes: RosterFiles.maxBytes)
         else { return [] }
         let records: [CSVReader.Record]
         do {
@@ -41,7 +48,7 @@ enum RosterCSV {
             log.add(file: file, line: header.line, path: "", "missing required column '\(name)'")
         }
         guard required.allSatisfy({ index[$0] != nil }) else { return [] }
-        var people: [Person] = []
+        var people: [Roster.Entry] = []
         let dateFormatter = ISO8601DateFormatter()
         dateFormatter.formatOptions = [.withFullDate]
         for record in records.dropFirst() {
@@ -93,9 +100,11 @@ enum RosterCSV {
             }
             guard valid else { continue }
             people.append(
-                Person(
-                    id: id, name: name, role: role, building: field("building"), grade: grade, email: field("email"),
-                    status: status))
+                Roster.Entry(
+                    person: Person(
+                        id: id, name: name, role: role, building: field("building"), grade: grade,
+                        email: field("email"), status: status),
+                    username: field("email") ?? id))
         }
         return people
     }

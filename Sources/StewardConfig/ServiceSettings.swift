@@ -55,3 +55,31 @@ public struct MetricsSettings: Sendable {
 
     public init() {}
 }
+
+/// `store:` — where Steward keeps the directory, acknowledgments, audit log and activity.
+public struct StoreSettings: Sendable {
+    /// A PostgreSQL connection URL (`postgres://user:password@host:5432/db?sslmode=…`) for districts
+    /// that run several nodes; nil keeps everything in SQLite in the data directory.
+    public var url: String?
+
+    public init() {}
+
+    /// The URL with any password replaced, for messages and logs.
+    public static func redacted(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+}
+
+/// `directory:` — identity sessions.
+public struct DirectorySettings: Sendable {
+    /// A person signed in on more devices than this at once is flagged (R15: no sharing of
+    /// accounts).
+    public var concurrentDevices = 3
+    /// How long a session opened without its own expiry lasts, in minutes.
+    public var sessionMinutes = 480
+
+    public init() {}
+}

@@ -75,6 +75,27 @@ enum ServiceSettingsReader {
         return settings
     }
 
+    static func store(_ value: YAMLValue) -> StoreSettings {
+        var settings = StoreSettings()
+        guard let fields = value.mapping(keys: ["url"]) else { return settings }
+        if let url = fields["url"], let text = url.string() {
+            if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+                settings.url = text
+            } else {
+                url.problem("'\(StoreSettings.redacted(text))' is not a PostgreSQL URL (postgres://user:password@host:5432/database)")
+            }
+        }
+        return settings
+    }
+
+    static func directory(_ value: YAMLValue) -> DirectorySettings {
+        var settings = DirectorySettings()
+        guard let fields = value.mapping(keys: ["concurrent-devices", "session-minutes"]) else { return settings }
+        if let devices = fields["concurrent-devices"]?.int(in: 1...100) { settings.concurrentDevices = devices }
+        if let minutes = fields["session-minutes"]?.int(in: 5...10_080) { settings.sessionMinutes = minutes }
+        return settings
+    }
+
     static func metrics(_ value: YAMLValue) -> MetricsSettings {
         var settings = MetricsSettings()
         guard let fields = value.mapping(keys: ["listen"]) else { return settings }

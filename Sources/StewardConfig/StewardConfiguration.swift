@@ -47,6 +47,8 @@ public struct StewardConfiguration: Sendable {
     public var dns: DNSSettings?
     public var activity = ActivitySettings()
     public var metrics = MetricsSettings()
+    public var store = StoreSettings()
+    public var directory = DirectorySettings()
 
     public init(file: String) {
         self.file = file

@@ -28,7 +28,14 @@ public struct PolicyReloader: Service {
         init(files: [String: Date]) { self.files = Mutex(files) }
     }
 
-    public init(loaded: LoadedPolicy, holder: SnapshotHolder, logger: Logger, pollInterval: Duration = .seconds(2)) {
+    /// Called after a new policy is in force (the directory re-imports the configured roster).
+    let reloaded: (@Sendable (LoadedPolicy) async -> Void)?
+
+    public init(
+        loaded: LoadedPolicy, holder: SnapshotHolder, logger: Logger, pollInterval: Duration = .seconds(2),
+        reloaded: (@Sendable (LoadedPolicy) async -> Void)? = nil
+    ) {
+        self.reloaded = reloaded
         configFile = loaded.configuration.file
         self.holder = holder
         self.logger = logger
@@ -106,6 +113,7 @@ public struct PolicyReloader: Service {
                     "rules": "\(loaded.snapshot.ruleDefinitions.count)", "names": "\(loaded.snapshot.lists.nameCount)",
                     "seconds": "\(String(format: "%.3f", loaded.totalSeconds))",
                 ])
+            await reloaded?(loaded)
             return true
         } catch {
             // Remember the broken files' times so the same error is not logged every poll.

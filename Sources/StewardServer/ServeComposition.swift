@@ -18,15 +18,19 @@ extension HostPort {
 /// The composition root of `steward serve`: configuration → services, in start order. A function,
 /// not `main`, so tests build the same node on loopback.
 ///
-/// Start order (the service group starts them in this order and stops them in reverse): the
-/// activity writer first, so that nothing the filters record waits for it; the policy reloader;
-/// the DNS server; metrics last. On shutdown the DNS server stops answering before the writer
-/// flushes what is still queued.
+/// Before any service starts, the store is opened and migrated, the configured roster (if any) is
+/// imported into the directory, and the identity sessions are loaded, so the first query already
+/// knows who is asking. Start order (the service group starts them in this order and stops them in
+/// reverse): the activity writer first, so that nothing the filters record waits for it; the
+/// policy reloader; the directory sync; the DNS server; metrics last. On shutdown the DNS server
+/// stops answering before the writer flushes what is still queued.
 public struct ServeNode: Sendable {
     public let holder: SnapshotHolder
     public let identities: ClientIdentities
     public let recorder: ActivityRecorder
-    public let activityStore: SQLiteActivityStore
+    public let store: Store
+    public let activity: ActivityRepository
+    public let directorySync: DirectorySync
     public let dnsServer: DNSServer?
     public let dnsFilter: DNSFilter?
     public let metricsServer: MetricsServer?
@@ -39,13 +43,29 @@ public struct ServeNode: Sendable {
         let holder = SnapshotHolder(loaded.snapshot)
         let identities = ClientIdentities()
         let recorder = ActivityRecorder(capacity: configuration.activity.queueCapacity)
-        let store = try await SQLiteActivityStore.open(
-            path: (configuration.dataDirectory as NSString).appendingPathComponent("activity.sqlite"), logger: logger)
+        let store = try await Store.open(StoreBackend(configuration), logger: logger)
+        let activity: ActivityRepository
+        let directorySync = DirectorySync(store: store, identities: identities, logger: logger)
+        do {
+            try await Self.importConfiguredRoster(configuration, into: store, logger: logger)
+            try await directorySync.refresh(force: true)
+            activity = try await store.openActivity()
+        } catch {
+            await store.close()
+            throw error
+        }
         var writerConfiguration = ActivityWriter.Configuration()
         writerConfiguration.retention = .seconds(configuration.activity.retentionDays * 86_400)
         var services: [any Service] = [
-            ActivityWriter(recorder: recorder, store: store, configuration: writerConfiguration, logger: logger),
-            PolicyReloader(loaded: loaded, holder: holder, logger: logger),
+            ActivityWriter(recorder: recorder, store: activity, configuration: writerConfiguration, logger: logger),
+            PolicyReloader(loaded: loaded, holder: holder, logger: logger) { loaded in
+                do {
+                    try await Self.importConfiguredRoster(loaded.configuration, into: store, logger: logger)
+                } catch {
+                    logger.error("the configured roster was not imported", metadata: ["error": "\(error)"])
+                }
+            },
+            directorySync,
         ]
 
         var dnsServer: DNSServer? = nil
@@ -103,8 +123,26 @@ public struct ServeNode: Sendable {
             metricsServer = metrics
         }
         return ServeNode(
-            holder: holder, identities: identities, recorder: recorder, activityStore: store, dnsServer: dnsServer,
-            dnsFilter: dnsFilter, metricsServer: metricsServer, services: services)
+            holder: holder, identities: identities, recorder: recorder, store: store, activity: activity,
+            directorySync: directorySync, dnsServer: dnsServer, dnsFilter: dnsFilter, metricsServer: metricsServer,
+            services: services)
+    }
+
+    /// Brings the directory in step with the roster files the configuration names (a district that
+    /// imports OneRoster files names none).
+    static func importConfiguredRoster(_ configuration: StewardConfiguration, into store: Store, logger: Logger)
+        async throws
+    {
+        guard let roster = try RosterFiles.configured(configuration) else { return }
+        let report = try await store.directory.importRoster(roster, actor: "steward (configured roster)")
+        if !report.changedNothing {
+            logger.info(
+                "configured roster imported",
+                metadata: [
+                    "added": "\(report.added.count)", "updated": "\(report.updated.count)",
+                    "deactivated": "\(report.deactivated.count)",
+                ])
+        }
     }
 
     /// Runs every service until SIGTERM or SIGINT, then shuts down in reverse order.
@@ -114,5 +152,16 @@ public struct ServeNode: Sendable {
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+}
+
+extension StoreBackend {
+    /// PostgreSQL when the configuration gives a URL; otherwise `steward.sqlite` in the data directory.
+    public init(_ configuration: StewardConfiguration) {
+        if let url = configuration.store.url {
+            self = .postgres(url: url)
+        } else {
+            self = .sqlite(path: (configuration.dataDirectory as NSString).appendingPathComponent("steward.sqlite"))
+        }
     }
 }

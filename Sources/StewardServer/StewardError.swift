@@ -1,4 +1,5 @@
 import StewardConfig
+import StewardStore
 
 /// The server module's one error type: what a command reports to the person running it.
 public enum StewardError: Error, CustomStringConvertible {
@@ -11,6 +12,7 @@ public enum StewardError: Error, CustomStringConvertible {
     case badDomain(String, String)
     case badTime(String)
     case usage(String)
+    case store(StoreError)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum StewardError: Error, CustomStringConvertible {
         case .badTime(let text):
             "'\(text)' is not an ISO-8601 time (e.g. 2026-11-24T10:15:00-05:00, or 2026-11-24T10:15 in the district's zone)"
         case .usage(let message): message
+        case .store(let error): error.description
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import StewardActivity
 import StewardDNSWire
 import Synchronization
 import Testing
@@ -247,15 +248,15 @@ import Testing
         try await withNode { node, _ in
             _ = try await node.dig(["casino.example", "A"])
             _ = try await node.dig(["allowed.example", "A"])
-            var events: [(action: String, rule: String?, client: String)] = []
+            var events: [ActivityRecord] = []
             for _ in 0..<30 where events.isEmpty {
                 try await Task.sleep(for: .milliseconds(100))
-                events = try await node.node.activityStore.recent(name: "casino.example")
+                events = try await node.node.activity.recent(name: "casino.example")
             }
             #expect(events.first?.action == "block")
             #expect(events.first?.rule == "no-gambling")
             #expect(events.first?.client == "127.0.0.1")
-            #expect(try await node.node.activityStore.count() >= 2)
+            #expect(try await node.node.activity.count() >= 2)
         }
     }
 }

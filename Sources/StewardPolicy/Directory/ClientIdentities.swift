@@ -1,20 +1,24 @@
-import StewardPolicy
 import Synchronization
 
-/// Who is behind a client address: the sessions the portal, RADIUS or proxy login open (later
-/// issues fill them). The query path does one dictionary read under a short lock; it never touches
-/// a disk. A client with no session is identified by its network zone only.
+/// Who is behind a client address: the identity sessions that the portal, RADIUS, proxy login or
+/// an administrator open, kept in memory. The DNS filter and the proxy do one dictionary read under
+/// a short lock per request; they never touch a disk. The directory keeps this map current from the
+/// store (`replaceAll`), and a node that opens a session itself also puts it here at once (`open`).
+/// A client with no session is identified by its network zone only.
 public final class ClientIdentities: Sendable {
     public struct Session: Sendable, Hashable {
         public var person: Person
         /// Seconds since 1970 (UTC) when the session ends.
         public var expires: Int64
+        /// `portal`, `radius`, `static` or `proxy-login`.
         public var source: String
+        public var deviceID: String?
 
-        public init(person: Person, expires: Int64, source: String) {
+        public init(person: Person, expires: Int64, source: String, deviceID: String? = nil) {
             self.person = person
             self.expires = expires
             self.source = source
+            self.deviceID = deviceID
         }
     }
 
@@ -30,12 +34,22 @@ public final class ClientIdentities: Sendable {
         _ = sessions.withLock { $0.removeValue(forKey: address) }
     }
 
+    /// Replaces every session at once (the directory's view after a change in the store).
+    public func replaceAll(_ current: [IPAddress: Session]) {
+        sessions.withLock { $0 = current }
+    }
+
     /// The person signed in at `address` at `now`, if the session has not expired.
     public func person(at address: IPAddress, now: Int64) -> Person? {
         sessions.withLock { sessions in
             guard let session = sessions[address] else { return nil }
             return session.expires > now ? session.person : nil
         }
+    }
+
+    /// The session at `address`, expired or not.
+    public func session(at address: IPAddress) -> Session? {
+        sessions.withLock { $0[address] }
     }
 
     public var count: Int { sessions.withLock { $0.count } }
