@@ -10,17 +10,8 @@ enum Repository {
         .deletingLastPathComponent()
     static let demoConfig = root.appendingPathComponent("demo/steward.yaml").path
 
-    /// The built `steward` executable, beside the test bundle.
-    static var executable: String {
-        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = testBinary.deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("steward").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return root.appendingPathComponent(".build/debug/steward").path
-    }
+    /// The built `steward` executable.
+    static var executable: String { BuiltProducts.steward }
 }
 
 /// The demo district, compiled once for all tests.
