@@ -15,6 +15,7 @@ struct ImportCommand: AsyncParsableCommand {
     struct Flags: ParsableArguments {
         @Flag(help: "Print what would change and change nothing.") var dryRun = false
         @Flag(help: "List every person changed, not only the counts.") var verbose = false
+        @Flag(help: "Say on standard error when writing starts.") var progress = false
     }
 
     struct OneRoster: AsyncParsableCommand {
@@ -56,8 +57,11 @@ struct ImportCommand: AsyncParsableCommand {
 
     static func apply(_ roster: Roster, options: ConfigOptions, flags: Flags) async throws {
         let started = ContinuousClock.now
-        let report = try await withStore(options) { store, _ in
-            try await store.directory.importRoster(roster, actor: StoreAccess.actor, dryRun: flags.dryRun)
+        var progress: (@Sendable (String) -> Void)? = nil
+        if flags.progress { progress = { (message: String) in printError("steward: " + message) } }
+        let dryRun = flags.dryRun
+        let report = try await withStore(options) { store, _ -> ImportReport in
+            try await store.directory.importRoster(roster, actor: StoreAccess.actor, dryRun: dryRun, progress: progress)
         }
         let seconds = (ContinuousClock.now - started).components
         let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18

@@ -9,7 +9,7 @@ public struct StewardCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, CheckCommand.self, ListsCommand.self, ConfigCommand.self, ImportCommand.self,
             PersonCommand.self, SessionCommand.self, DeviceCommand.self, ActivityCommand.self, AdminCommand.self,
-            AuditCommand.self, DatabaseCommand.self, BackupCommand.self,
+            AuditCommand.self, DatabaseCommand.self, BackupCommand.self, BenchCommand.self,
         ]
     )
 

@@ -36,7 +36,10 @@ extension Directory {
     /// complete roster no longer lists are deactivated (never deleted), and re-importing the same
     /// roster changes nothing. A revocation made by an administrator survives imports. With `dryRun`
     /// the report says what would change and nothing is written.
-    public func importRoster(_ roster: Roster, actor: String, dryRun: Bool = false) async throws -> ImportReport {
+    /// `progress` hears when writing starts (a command shows it; a crash test waits for it).
+    public func importRoster(
+        _ roster: Roster, actor: String, dryRun: Bool = false, progress: (@Sendable (String) -> Void)? = nil
+    ) async throws -> ImportReport {
         try await connection.transaction { database in
             let existing = try await database.raw("SELECT * FROM people").all().map(Self.record)
             var byID: [String: Record] = [:]
@@ -129,6 +132,7 @@ extension Directory {
             guard !report.changedNothing, !dryRun else { return report }
 
             report.importID = importID
+            progress?("writing \(rows.count) people, \(changes.count) changes")
             for start in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
                 try await Self.upsert(database, Array(rows[start..<min(rows.count, start + Self.rowsPerStatement)]))
             }
