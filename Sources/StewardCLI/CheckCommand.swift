@@ -23,7 +23,14 @@ struct CheckCommand: AsyncParsableCommand {
         let outcome: DecisionCheck.Outcome
         do {
             let loaded = try PolicyLoading.load(configFile: options.config)
-            outcome = try check.run(on: loaded.snapshot)
+            var person: Person? = nil
+            if let user {
+                // The directory knows people as they are now (imports, revocations, moves).
+                person = try await StoreAccess.with(configFile: loaded.configuration.file, logger: commandLogger()) {
+                    store, _ in try await store.directory.person(id: user)?.person
+                }
+            }
+            outcome = try check.run(on: loaded.snapshot, person: person)
         } catch {
             throw fail(error)
         }

@@ -28,7 +28,9 @@ public struct DecisionCheck: Sendable {
         public var zone: String?
     }
 
-    public func run(on snapshot: PolicySnapshot) throws(StewardError) -> Outcome {
+    /// `person` is the user as the directory has them now (a revocation or a move there counts);
+    /// without it the configured roster in the snapshot is used.
+    public func run(on snapshot: PolicySnapshot, person directoryPerson: Person? = nil) throws(StewardError) -> Outcome {
         guard user != nil || client != nil else { throw .usage("give --user ID or --client IP (or both)") }
         guard (url == nil) != (domain == nil) else { throw .usage("give exactly one of --url URL or --domain NAME") }
 
@@ -42,7 +44,7 @@ public struct DecisionCheck: Sendable {
         let subject: Subject
         let who: String
         if let user {
-            guard let person = snapshot.person(id: user) else { throw .unknownUser(user) }
+            guard let person = directoryPerson ?? snapshot.person(id: user) else { throw .unknownUser(user) }
             subject = snapshot.subject(for: person)
             let details = [person.role.rawValue, person.building, person.grade.map { "grade \($0)" }].compactMap { $0 }
             who = "\(person.id) \(person.name) (\(details.joined(separator: ", ")))"
