@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Drains the recorder into the store in batches, off every hot path: a query never waits for a
 /// disk. Enforces the retention period with a periodic purge, reports drops, and on shutdown
@@ -59,8 +60,31 @@ public struct ActivityWriter: Service {
         }
     }
 
-    /// Writes everything queued now, in batches.
+    /// Batches that failed to write (the store was busy or unreachable), kept to be written first
+    /// on the next flush, up to the recorder's capacity; beyond that the oldest are dropped and
+    /// counted.
+    private let backlog = Backlog()
+
+    final class Backlog: Sendable {
+        let batches = Mutex<[[ActivityRecord]]>([])
+        let dropped = Atomic<UInt64>(0)
+    }
+
+    /// Events given up on after the store failed for longer than the backlog could hold.
+    public var droppedAfterFailures: UInt64 { backlog.dropped.load(ordering: .relaxed) }
+
+    /// Writes what failed before, then everything queued now, in batches. Stops at the first
+    /// failure, keeping that batch for the next flush.
     public func flush() async {
+        while let batch = backlog.batches.withLock({ $0.first }) {
+            do {
+                try await store.write(batch)
+                backlog.batches.withLock { _ = $0.removeFirst() }
+            } catch {
+                logger.error("activity batch still not written; keeping it", metadata: ["events": "\(batch.count)", "error": "\(error)"])
+                return
+            }
+        }
         while true {
             let events = recorder.drain(limit: configuration.batchSize)
             guard !events.isEmpty else { return }
@@ -68,9 +92,28 @@ public struct ActivityWriter: Service {
             do {
                 try await store.write(records)
             } catch {
-                logger.error("activity batch not written", metadata: ["events": "\(records.count)", "error": "\(error)"])
+                logger.error("activity batch not written; keeping it for the next try", metadata: ["events": "\(records.count)", "error": "\(error)"])
+                keep(records)
                 return
             }
+        }
+    }
+
+    private func keep(_ records: [ActivityRecord]) {
+        let dropped = backlog.batches.withLock { batches -> Int in
+            batches.append(records)
+            var held = batches.reduce(0) { $0 + $1.count }
+            var dropped = 0
+            while held > recorder.capacity, batches.count > 1 {
+                let oldest = batches.removeFirst()
+                held -= oldest.count
+                dropped += oldest.count
+            }
+            return dropped
+        }
+        if dropped > 0 {
+            backlog.dropped.add(UInt64(dropped), ordering: .relaxed)
+            logger.error("activity events dropped: the store has failed for too long", metadata: ["dropped": "\(dropped)"])
         }
     }
 
