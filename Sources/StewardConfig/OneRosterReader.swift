@@ -32,19 +32,20 @@ struct OneRosterReader {
 
     func path(_ name: String) -> String { (root as NSString).appendingPathComponent(name) }
 
-    /// One CSV file as rows keyed by column name, with the header checked.
+    /// One CSV file as rows keyed by column name, with the header checked. Column names match
+    /// without regard to letter case (exports differ: `sourcedId`, `SourcedId`).
     struct Table {
         let file: String
         let columns: [String: Int]
         let rows: [CSVReader.Record]
 
         func value(_ row: CSVReader.Record, _ column: String) -> String {
-            guard let index = columns[column], index < row.fields.count else { return "" }
+            guard let index = columns[column.lowercased()], index < row.fields.count else { return "" }
             return row.fields[index].trimmingCharacters(in: .whitespaces)
         }
 
         func place(_ column: String) -> String {
-            columns[column].map { "column \($0 + 1) (\(column))" } ?? column
+            columns[column.lowercased()].map { "column \($0 + 1) (\(column))" } ?? column
         }
     }
 
@@ -70,12 +71,12 @@ struct OneRosterReader {
         var columns: [String: Int] = [:]
         for (index, name) in header.fields.enumerated() {
             let name = name.trimmingCharacters(in: .whitespaces)
-            if columns[name] != nil {
+            if columns[name.lowercased()] != nil {
                 log.add(file: file, line: header.line, path: "column \(index + 1)", "column '\(name)' appears twice")
             }
-            columns[name] = index
+            columns[name.lowercased()] = index
         }
-        let missing = required.filter { columns[$0] == nil }
+        let missing = required.filter { columns[$0.lowercased()] == nil }
         if !missing.isEmpty {
             log.add(file: file, line: header.line, path: "", "missing required column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")) (OneRoster 1.1)")
             return nil

@@ -115,6 +115,9 @@ public struct ServeNode: Sendable {
                 text += "steward_activity_dropped_total \(recorder.dropped)\n"
                 text += "# TYPE steward_activity_recorded_total counter\n"
                 text += "steward_activity_recorded_total \(recorder.recorded)\n"
+                text += "# HELP steward_identity_sessions Identity sessions in the in-memory map.\n"
+                text += "# TYPE steward_identity_sessions gauge\n"
+                text += "steward_identity_sessions \(identities.count)\n"
                 text += "# TYPE steward_policy_generation gauge\n"
                 text += "steward_policy_generation \(holder.generation)\n"
                 return text
