@@ -12,67 +12,83 @@ struct CSVReader {
     }
 
     static func records(_ text: String) throws(Problem) -> [Record] {
+        var text = text
+        let result: Result<[Record], Problem> = text.withUTF8 { bytes in
+            do throws(Problem) {
+                return .success(try parse(bytes))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Works on the UTF-8 bytes (a 50,000-person users.csv is read in a fraction of a second);
+    /// columns count Unicode scalars, as an editor shows them.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Problem) -> [Record] {
         var records: [Record] = []
         var fields: [String] = []
-        var field = ""
+        var field: [UInt8] = []
+        field.reserveCapacity(256)
         var inQuotes = false
         var afterQuote = false
         var line = 1
         var recordLine = 1
         var column = 1
-        var scalars = text.unicodeScalars[...]
-        if scalars.first == "\u{FEFF}" { scalars = scalars.dropFirst() }
-        var iterator = scalars.makeIterator()
-        var pending: Unicode.Scalar? = nil
+        var index = 0
+        let count = bytes.count
+        if count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
+        func endField() {
+            fields.append(String(decoding: field, as: UTF8.self))
+            field.removeAll(keepingCapacity: true)
+        }
         func endRecord() {
-            fields.append(field)
-            field = ""
+            endField()
             if !(fields.count == 1 && fields[0].isEmpty) { records.append(Record(line: recordLine, fields: fields)) }
             fields = []
         }
-        while let scalar = pending ?? iterator.next() {
-            pending = nil
+        while index < count {
+            let byte = bytes[index]
+            index += 1
+            // Continuation bytes of a multi-byte character do not start a new column.
+            let startsScalar = byte & 0xC0 != 0x80
             if inQuotes {
-                if scalar == "\"" {
-                    if let next = iterator.next() {
-                        if next == "\"" {
-                            field.unicodeScalars.append("\"")
-                        } else {
-                            inQuotes = false
-                            afterQuote = true
-                            pending = next
-                        }
+                if byte == UInt8(ascii: "\"") {
+                    if index < count, bytes[index] == UInt8(ascii: "\"") {
+                        field.append(byte)
+                        index += 1
                     } else {
                         inQuotes = false
+                        afterQuote = true
                     }
+                    column += 1
                 } else {
-                    if scalar == "\n" { line += 1 }
-                    field.unicodeScalars.append(scalar)
+                    if byte == UInt8(ascii: "\n") { line += 1 }
+                    field.append(byte)
+                    if startsScalar { column += 1 }
                 }
-                column += 1
                 continue
             }
-            switch scalar {
-            case ",":
-                fields.append(field)
-                field = ""
+            switch byte {
+            case UInt8(ascii: ","):
+                endField()
                 afterQuote = false
                 column += 1
-            case "\r":
+            case UInt8(ascii: "\r"):
                 continue
-            case "\n":
+            case UInt8(ascii: "\n"):
                 endRecord()
                 afterQuote = false
                 line += 1
                 recordLine = line
                 column = 1
-            case "\"" where field.isEmpty && !afterQuote:
+            case UInt8(ascii: "\"") where field.isEmpty && !afterQuote:
                 inQuotes = true
                 column += 1
             default:
                 if afterQuote { throw .textAfterQuote(line: line, column: column) }
-                field.unicodeScalars.append(scalar)
-                column += 1
+                field.append(byte)
+                if startsScalar { column += 1 }
             }
         }
         if inQuotes { throw .unterminatedQuote(line: recordLine) }

@@ -36,12 +36,17 @@ struct OneRosterReader {
     /// without regard to letter case (exports differ: `sourcedId`, `SourcedId`).
     struct Table {
         let file: String
+        /// Lower-cased column name → position.
         let columns: [String: Int]
+        /// The header's own spelling → position (the fast path for files spelled as the standard).
+        let exact: [String: Int]
         let rows: [CSVReader.Record]
 
         func value(_ row: CSVReader.Record, _ column: String) -> String {
-            guard let index = columns[column.lowercased()], index < row.fields.count else { return "" }
-            return row.fields[index].trimmingCharacters(in: .whitespaces)
+            guard let index = exact[column] ?? columns[column.lowercased()], index < row.fields.count else { return "" }
+            let field = row.fields[index]
+            guard field.first?.isWhitespace == true || field.last?.isWhitespace == true else { return field }
+            return field.trimmingCharacters(in: .whitespaces)
         }
 
         func place(_ column: String) -> String {
@@ -69,8 +74,10 @@ struct OneRosterReader {
             return nil
         }
         var columns: [String: Int] = [:]
+        var exact: [String: Int] = [:]
         for (index, name) in header.fields.enumerated() {
             let name = name.trimmingCharacters(in: .whitespaces)
+            exact[name] = index
             if columns[name.lowercased()] != nil {
                 log.add(file: file, line: header.line, path: "column \(index + 1)", "column '\(name)' appears twice")
             }
@@ -90,7 +97,7 @@ struct OneRosterReader {
             }
             rows.append(record)
         }
-        return Table(file: file, columns: columns, rows: rows)
+        return Table(file: file, columns: columns, exact: exact, rows: rows)
     }
 
     /// Checks the columns every row needs filled, reporting each empty one; false if any is.
