@@ -3,9 +3,11 @@
 # every name of the harness's list (and its subdomains) with NXDOMAIN for every client on
 # 127.0.0.0/8 and forwards everything else to the harness's upstream, then runs `steward serve`.
 # Usage: bench-dns-steward.sh STEWARD_BINARY LIST ADDR PORT UPSTREAM
+# (STEWARD_BENCH_DIR chooses the folder for the configuration and data; default a new temporary one.)
 set -euo pipefail
 steward=$1 list=$2 addr=$3 port=$4 upstream=$5
-dir=$(mktemp -d /tmp/steward-bench.XXXXXX)
+dir=${STEWARD_BENCH_DIR:-$(mktemp -d /tmp/steward-bench.XXXXXX)}
+mkdir -p "$dir"
 cat > "$dir/aup.txt" <<'TXT'
 The district blocks the sites on its block list.
 TXT
