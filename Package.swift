@@ -48,6 +48,7 @@ let package = Package(
             name: "StewardServer",
             dependencies: [
                 "StewardConfig", "StewardPolicy", "StewardDNS", "StewardDNSWire", "StewardActivity", "StewardStore",
+                "StewardProxy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,6 +78,18 @@ let package = Package(
                 "StewardDNSWire", "StewardPolicy", "StewardActivity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "StewardProxy",
+            dependencies: [
+                "StewardPolicy", "StewardActivity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -135,6 +148,20 @@ let package = Package(
             dependencies: [
                 "StewardStore", "StewardActivity", "StewardPolicy", "StewardConfig", "StewardTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StewardProxyTests",
+            dependencies: [
+                "StewardProxy", "StewardServer", "StewardConfig", "StewardPolicy", "StewardActivity", "StewardStore",
+                "StewardTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

@@ -7,7 +7,7 @@ import Yams
 public enum ConfigurationLoader {
     static let topLevelKeys = [
         "district", "data-dir", "documents", "clauses", "lists", "roster", "groups", "zones", "schedules", "cipa",
-        "revocation", "work-only", "default", "policies", "dns", "activity", "metrics", "store", "directory",
+        "revocation", "work-only", "default", "policies", "dns", "proxy", "activity", "metrics", "store", "directory",
     ]
 
     /// Files larger than this are refused rather than read (a configuration is a few kilobytes).
@@ -139,6 +139,7 @@ public enum ConfigurationLoader {
         if let activity = top["activity"] { config.activity = ServiceSettingsReader.activity(activity) }
         if let metrics = top["metrics"] { config.metrics = ServiceSettingsReader.metrics(metrics) }
         if let store = top["store"] { config.store = ServiceSettingsReader.store(store) }
+        if let proxy = top["proxy"] { config.proxy = ServiceSettingsReader.proxy(proxy) }
         if let directory = top["directory"] { config.directory = ServiceSettingsReader.directory(directory) }
         if let policies = top["policies"]?.sequence() {
             for entry in policies {

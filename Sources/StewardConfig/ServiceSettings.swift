@@ -83,3 +83,22 @@ public struct DirectorySettings: Sendable {
 
     public init() {}
 }
+
+/// `proxy:` — the filtering web proxy.
+public struct ProxySettings: Sendable {
+    public var listen: [HostPort] = [HostPort(address: IPAddress("127.0.0.1")!, port: 3128)]
+    /// Networks served besides every zone's networks.
+    public var clients: [IPNetwork] = []
+    /// Ports CONNECT may reach.
+    public var connectPorts: [Int] = [443]
+    public var connectTimeoutSeconds = 10
+    public var idleTimeoutSeconds = 300
+    public var maxConnectionsPerClient = 512
+    public var maxConnections = 20_000
+    /// `host:port` the PAC file sends browsers to (default: the address the PAC was fetched from).
+    public var pacProxy: String?
+    /// Networks the PAC file sends direct (default: every zone's networks).
+    public var direct: [IPNetwork]?
+
+    public init() {}
+}

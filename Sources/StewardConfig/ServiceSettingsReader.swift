@@ -96,6 +96,56 @@ enum ServiceSettingsReader {
         return settings
     }
 
+    static func proxy(_ value: YAMLValue) -> ProxySettings {
+        var settings = ProxySettings()
+        let keys = [
+            "listen", "clients", "connect-ports", "connect-timeout", "idle-timeout", "max-connections-per-client",
+            "max-connections", "pac-proxy", "direct",
+        ]
+        guard let fields = value.mapping(keys: keys) else { return settings }
+        if let listen = fields["listen"] {
+            settings.listen = listen.strings().compactMap { text in
+                guard let parsed = HostPort.parse(text, defaultPort: 3128) else {
+                    listen.problem("'\(text)' is not an address to serve on: an IP address with an optional port (127.0.0.1:3128)")
+                    return nil
+                }
+                return parsed
+            }
+        }
+        for (key, keyPath) in [("clients", \ProxySettings.clients)] {
+            guard let entry = fields[key] else { continue }
+            for text in entry.strings() {
+                if let network = IPNetwork(text) { settings[keyPath: keyPath].append(network) } else {
+                    entry.problem("'\(text)' is not a network in CIDR notation")
+                }
+            }
+        }
+        if let direct = fields["direct"] {
+            settings.direct = direct.strings().compactMap { text in
+                guard let network = IPNetwork(text) else {
+                    direct.problem("'\(text)' is not a network in CIDR notation")
+                    return nil
+                }
+                return network
+            }
+        }
+        if let ports = fields["connect-ports"] {
+            settings.connectPorts = ports.strings().compactMap { text in
+                guard let port = Int(text), (1...65535).contains(port) else {
+                    ports.problem("'\(text)' is not a port (1–65535)")
+                    return nil
+                }
+                return port
+            }
+        }
+        if let seconds = fields["connect-timeout"]?.int(in: 1...120) { settings.connectTimeoutSeconds = seconds }
+        if let seconds = fields["idle-timeout"]?.int(in: 5...86_400) { settings.idleTimeoutSeconds = seconds }
+        if let count = fields["max-connections-per-client"]?.int(in: 1...100_000) { settings.maxConnectionsPerClient = count }
+        if let count = fields["max-connections"]?.int(in: 1...1_000_000) { settings.maxConnections = count }
+        if let pac = fields["pac-proxy"]?.string() { settings.pacProxy = pac }
+        return settings
+    }
+
     static func metrics(_ value: YAMLValue) -> MetricsSettings {
         var settings = MetricsSettings()
         guard let fields = value.mapping(keys: ["listen"]) else { return settings }

@@ -48,6 +48,8 @@ public struct StewardConfiguration: Sendable {
     public var activity = ActivitySettings()
     public var metrics = MetricsSettings()
     public var store = StoreSettings()
+    /// `proxy:`; nil when the section is absent (no proxy service).
+    public var proxy: ProxySettings?
     public var directory = DirectorySettings()
 
     public init(file: String) {

@@ -93,13 +93,7 @@ public struct DecisionCheck: Sendable {
     /// The file extension of a URL's last path segment (for download rules).
     static func fileInfo(of url: String) -> FileInfo? {
         guard case .success(let target) = RequestTarget.parse(url) else { return nil }
-        let path = target.path.split(separator: "?", maxSplits: 1).first ?? ""
-        guard let last = path.split(separator: "/").last, let dot = last.lastIndex(of: "."),
-            dot != last.startIndex
-        else { return nil }
-        let ext = last[last.index(after: dot)...]
-        guard !ext.isEmpty, ext.count <= 10 else { return nil }
-        return FileInfo(fileExtension: String(ext))
+        return target.fileInfo
     }
 
     /// ISO 8601 with a zone, or a local time (`2026-11-24T10:15`) read in the district's zone.

@@ -7,6 +7,7 @@ import StewardActivity
 import StewardConfig
 import StewardDNS
 import StewardPolicy
+import StewardProxy
 import StewardStore
 
 extension HostPort {
@@ -33,6 +34,7 @@ public struct ServeNode: Sendable {
     public let directorySync: DirectorySync
     public let dnsServer: DNSServer?
     public let dnsFilter: DNSFilter?
+    public let proxyServer: ProxyServer?
     public let metricsServer: MetricsServer?
     public let services: [any Service]
 
@@ -105,11 +107,32 @@ public struct ServeNode: Sendable {
             dnsFilter = filter
         }
 
+        var proxyServer: ProxyServer? = nil
+        if let proxy = configuration.proxy {
+            var proxying = ProxyServer.Configuration(listen: try proxy.listen.map { try $0.socketAddress })
+            proxying.clients = proxy.clients
+            proxying.connectPorts = Set(proxy.connectPorts)
+            proxying.connectTimeout = .seconds(Int64(proxy.connectTimeoutSeconds))
+            proxying.idleTimeout = .seconds(Int64(proxy.idleTimeoutSeconds))
+            proxying.maxConnectionsPerClient = proxy.maxConnectionsPerClient
+            proxying.maxConnections = proxy.maxConnections
+            proxying.contact = configuration.policy.contact
+            proxying.pacProxy = proxy.pacProxy
+            proxying.directNetworks = proxy.direct ?? configuration.policy.zones.flatMap(\.networks)
+            let server = ProxyServer(
+                configuration: proxying, snapshots: holder, identities: identities, recorder: recorder, group: group,
+                logger: logger)
+            services.append(server)
+            proxyServer = server
+        }
+
         var metricsServer: MetricsServer? = nil
         if let listen = configuration.metrics.listen {
             let filter = dnsFilter
+            let proxyMetrics = proxyServer?.metrics
             let metrics = MetricsServer(address: try listen.socketAddress, group: group, logger: logger) {
                 var text = filter?.metrics.prometheusText() ?? ""
+                text += proxyMetrics?.prometheusText() ?? ""
                 text += "# HELP steward_activity_dropped_total Activity events dropped because the writer fell behind.\n"
                 text += "# TYPE steward_activity_dropped_total counter\n"
                 text += "steward_activity_dropped_total \(recorder.dropped)\n"
@@ -127,7 +150,8 @@ public struct ServeNode: Sendable {
         }
         return ServeNode(
             holder: holder, identities: identities, recorder: recorder, store: store, activity: activity,
-            directorySync: directorySync, dnsServer: dnsServer, dnsFilter: dnsFilter, metricsServer: metricsServer,
+            directorySync: directorySync, dnsServer: dnsServer, dnsFilter: dnsFilter, proxyServer: proxyServer,
+            metricsServer: metricsServer,
             services: services)
     }
 

@@ -120,3 +120,16 @@ public enum URLProblem: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension RequestTarget {
+    /// The file type the path names (`/setup.EXE?x=1` → `exe`), for download rules; nil when the
+    /// last path segment has no extension.
+    public var fileInfo: FileInfo? {
+        let pathOnly = path.split(separator: "?", maxSplits: 1).first ?? ""
+        guard let last = pathOnly.split(separator: "/").last, let dot = last.lastIndex(of: "."), dot != last.startIndex
+        else { return nil }
+        let ext = last[last.index(after: dot)...]
+        guard !ext.isEmpty, ext.count <= 10 else { return nil }
+        return FileInfo(fileExtension: String(ext))
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import StewardActivity
+import StewardPolicy
+
+/// One client connection's pipeline: idle timeout, the HTTP/1.1 server codec with pipelining
+/// assistance (a second request waits until the first is answered) and protocol-error handling,
+/// then the proxy handler. A client outside the served networks, or over a connection cap, gets a
+/// short refusal and is closed.
+enum ProxyConnection {
+    static func setUp(_ channel: any Channel, shared: ProxyShared) throws {
+        let sync = channel.pipeline.syncOperations
+        guard let client = channel.remoteAddress?.ipAddress.flatMap({ IPAddress($0) }) else {
+            channel.close(promise: nil)
+            return
+        }
+        guard shared.serves(client, snapshot: shared.snapshots.snapshot) else {
+            shared.metrics.refused.add(1, ordering: .relaxed)
+            try sync.addHandler(RefusalHandler(status: .forbidden, text: "This proxy serves the district's networks only."))
+            return
+        }
+        guard shared.admit(client) else {
+            shared.metrics.refused.add(1, ordering: .relaxed)
+            try sync.addHandler(RefusalHandler(status: .serviceUnavailable, text: "Too many connections from this address."))
+            return
+        }
+        channel.closeFuture.whenComplete { _ in shared.release(client) }
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        let encoder = HTTPResponseEncoder()
+        let pipelining = HTTPServerPipelineHandler()
+        let errors = HTTPServerProtocolErrorHandler()
+        try sync.addHandler(IdleStateHandler(allTimeout: shared.configuration.idleTimeout))
+        try sync.addHandler(IdleCloser())
+        try sync.addHandler(decoder)
+        try sync.addHandler(encoder)
+        try sync.addHandler(pipelining)
+        try sync.addHandler(errors)
+        try sync.addHandler(
+            ProxyHandler(
+                shared: shared, client: client,
+                codec: ProxyHandler.Codec(decoder: decoder, encoder: encoder, pipelining: pipelining, errors: errors)))
+    }
+}
+
+/// Closes a connection that has been idle for the configured time.
+final class IdleCloser: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// Answers one short HTTP response on connect and closes (not a client, or too many connections).
+final class RefusalHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let status: HTTPResponseStatus
+    let text: String
+
+    init(status: HTTPResponseStatus, text: String) {
+        self.status = status
+        self.text = text
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let body = ProxyPages.message(status, text)
+        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count + 128)
+        buffer.writeString(
+            "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: text/html; charset=utf-8\r\n"
+                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in context.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}

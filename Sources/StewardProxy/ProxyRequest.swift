@@ -1,0 +1,106 @@
+import NIOHTTP1
+import StewardPolicy
+
+/// What a request asks the proxy to do, once its head has been checked. Pure: no channel, no
+/// policy; the handler acts on it.
+enum ProxyRequest: Equatable {
+    /// `CONNECT host:port`: a tunnel.
+    case tunnel(host: String, address: IPAddress?, port: Int)
+    /// An absolute-form `http://` request to forward; `originForm` is the path and query exactly as
+    /// the client sent them (the target's own path is normalised for matching only).
+    case forward(RequestTarget, originForm: String)
+    /// An origin-form request to the proxy itself (`/proxy.pac`, `/wpad.dat`).
+    case local(path: String)
+
+    /// Why a request is refused before any decision, with the status it gets.
+    struct Refusal: Error, Equatable {
+        var status: HTTPResponseStatus
+        var reason: String
+    }
+
+    /// Checks the head (framing that could smuggle a second request past the filter, header
+    /// bytes, the target's form) and takes the target apart. The host decided on is the one the
+    /// proxy connects to: user-info, letter case, a trailing dot, percent-encoding and IDNA are
+    /// normalised by `RequestTarget`, and the Host header never chooses it.
+    static func classify(_ head: HTTPRequestHead, connectPorts: Set<Int>) -> Result<ProxyRequest, Refusal> {
+        let lengths = head.headers["Content-Length"]
+        let encodings = head.headers["Transfer-Encoding"]
+        if !lengths.isEmpty, !encodings.isEmpty {
+            return .failure(Refusal(status: .badRequest, reason: "Content-Length together with Transfer-Encoding"))
+        }
+        if lengths.count > 1 || lengths.first.map({ $0.contains(",") }) == true {
+            return .failure(Refusal(status: .badRequest, reason: "more than one Content-Length"))
+        }
+        if let length = lengths.first, UInt64(length.trimmingCharacters(in: .whitespaces)) == nil {
+            return .failure(Refusal(status: .badRequest, reason: "Content-Length is not a number"))
+        }
+        if !encodings.isEmpty, encodings.map({ $0.lowercased().trimmingCharacters(in: .whitespaces) }) != ["chunked"] {
+            return .failure(Refusal(status: .notImplemented, reason: "only Transfer-Encoding: chunked is accepted"))
+        }
+        for (name, value) in head.headers {
+            if name.isEmpty || name.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ":") })
+                || value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 })
+            {
+                return .failure(Refusal(status: .badRequest, reason: "malformed header"))
+            }
+        }
+        let uri = head.uri
+        if head.method == .CONNECT {
+            guard !uri.contains("@"), !uri.contains("/") else {
+                return .failure(Refusal(status: .badRequest, reason: "CONNECT takes host:port"))
+            }
+            guard case .success(let target) = RequestTarget.parse("https://" + uri), let port = target.port else {
+                return .failure(Refusal(status: .badRequest, reason: "CONNECT takes host:port"))
+            }
+            guard connectPorts.contains(port) else {
+                return .failure(Refusal(status: .forbidden, reason: "tunnels are allowed to ports \(connectPorts.sorted().map(String.init).joined(separator: ", ")) only"))
+            }
+            return .success(.tunnel(host: target.host, address: target.address, port: port))
+        }
+        if uri.hasPrefix("/") {
+            return .success(.local(path: uri))
+        }
+        let lower = uri.prefix(8).lowercased()
+        guard lower.hasPrefix("http://") else {
+            return .failure(
+                Refusal(status: lower.hasPrefix("https://") ? .badRequest : .notImplemented, reason: "only http:// URLs are forwarded; HTTPS goes through CONNECT"))
+        }
+        switch RequestTarget.parse(uri) {
+        case .success(let target):
+            guard !target.host.isEmpty else { return .failure(Refusal(status: .badRequest, reason: "the URL has no host")) }
+            let afterScheme = uri.dropFirst("http://".count)
+            var originForm = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }).map { String(afterScheme[$0...]) } ?? "/"
+            if let hash = originForm.firstIndex(of: "#") { originForm = String(originForm[..<hash]) }
+            if originForm.hasPrefix("?") { originForm = "/" + originForm }
+            return .success(.forward(target, originForm: originForm))
+        case .failure(let problem):
+            return .failure(Refusal(status: .badRequest, reason: "malformed URL: \(problem)"))
+        }
+    }
+
+    /// Hop-by-hop headers (RFC 9110 §7.6.1) and the proxy's own, never passed on.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer",
+        "transfer-encoding", "upgrade",
+    ]
+
+    /// The head sent to the origin: origin-form target, the Host the proxy connects to, no hop-by-hop
+    /// headers (nor any the Connection header names), one request per origin connection.
+    static func originHead(_ head: HTTPRequestHead, target: RequestTarget, originForm: String) -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        let named = Set(head.headers["Connection"].flatMap { $0.split(separator: ",") }.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        })
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            if hopByHop.contains(lower) || named.contains(lower) || lower == "host" { continue }
+            headers.add(name: name, value: value)
+        }
+        if head.headers["Transfer-Encoding"].isEmpty == false { headers.add(name: "Transfer-Encoding", value: "chunked") }
+        let hostIsIPv6 = target.address.map { !$0.isIPv4 } ?? false
+        let host = hostIsIPv6 ? "[\(target.host)]" : target.host
+        headers.replaceOrAdd(name: "Host", value: target.port.map { "\(host):\($0)" } ?? host)
+        headers.add(name: "Connection", value: "close")
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: originForm, headers: headers)
+    }
+}

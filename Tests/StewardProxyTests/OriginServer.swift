@@ -1,0 +1,95 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small HTTP origin on loopback for the proxy's tests: `/hello.txt`, `/setup.exe`
+/// (an installer), `/movie` (video/mp4), `/big` (1 MiB), anything else echoes the request line and
+/// Host header.
+final class OriginServer: Sendable {
+    let channel: any Channel
+    var port: Int { channel.localAddress?.port ?? 0 }
+
+    init() async throws {
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Responder())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    func stop() async {
+        try? await channel.close()
+    }
+
+    final class Responder: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        var head: HTTPRequestHead?
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): self.head = head
+            case .body: break
+            case .end:
+                guard let head else { return }
+                var type = "text/plain"
+                var body = context.channel.allocator.buffer(capacity: 64)
+                switch head.uri {
+                case "/hello.txt": body.writeString("hello from the origin\n")
+                case "/setup.exe":
+                    type = "application/octet-stream"
+                    body.writeRepeatingByte(0x4D, count: 512)
+                case "/movie":
+                    type = "video/mp4"
+                    body.writeRepeatingByte(0, count: 1024)
+                case "/big": body.writeRepeatingByte(0x61, count: 1 << 20)
+                default: body.writeString("\(head.method) \(head.uri) host=\(head.headers["Host"].first ?? "-")\n")
+                }
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: type)
+                headers.add(name: "Content-Length", value: String(body.readableBytes))
+                headers.add(name: "Connection", value: head.isKeepAlive ? "keep-alive" : "close")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+                let keepAlive = head.isKeepAlive
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
+                    if !keepAlive { channel.close(promise: nil) }
+                }
+            }
+        }
+    }
+}
+
+/// Sends raw bytes to a TCP port and returns everything read until the peer closes or `timeout`.
+enum RawTCP {
+    static func exchange(port: Int, _ text: String, timeout: TimeAmount = .seconds(5)) async throws -> String {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: text))
+        let deadline = ContinuousClock.now + .seconds(Int64(timeout.nanoseconds / 1_000_000_000))
+        while channel.isActive, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try? await channel.close()
+        return collector.text.withLockedValue { $0 }
+    }
+
+    final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let text = NIOLockedValueBox("")
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            text.withLockedValue { $0 += String(buffer: buffer) }
+        }
+    }
+}
