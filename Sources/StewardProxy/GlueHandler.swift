@@ -4,7 +4,7 @@ import NIOCore
 /// backpressure: a side reads only while its partner can take writes. Half-closes are passed on.
 /// Counts the bytes each way for the activity record.
 final class GlueHandler: ChannelDuplexHandler {
-    typealias InboundIn = NIOAny
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
 
@@ -36,8 +36,7 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        if let bytes = (buffer as? ByteBuffer)?.readableBytes { bytesRead += Int64(bytes) }
+        bytesRead += Int64(unwrapInboundIn(data).readableBytes)
         partner?.context?.write(data, promise: nil)
     }
 

@@ -127,7 +127,9 @@ final class TunnelPeekHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             held = nil
             _ = sync.removeHandler(self)
-            origin.read()
+            // Both sides read on their own from now on; the glue holds a side back while its
+            // partner cannot take more.
+            origin.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
             context.read()
         } catch {
             origin.close(promise: nil)
