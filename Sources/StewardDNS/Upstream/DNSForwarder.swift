@@ -7,8 +7,9 @@ import Synchronization
 /// Forwards client queries to the district's upstream resolvers (RFC 1035 7, with the
 /// spoofing defences of RFC 5452 and TCP fallback of RFC 7766).
 ///
-/// For each query: a new random ID and a new socket (so a new random source port) per attempt,
-/// responses accepted only when source, ID, QR and question all match; a fresh OPT record
+/// For each query: a new random ID and another pooled socket (so another random source port, see
+/// `UpstreamSocketPool`) per attempt, responses accepted only when source, ID, QR and question all
+/// match; a fresh OPT record
 /// advertising 1232 octets with the client's DO bit; a truncated answer retried over TCP;
 /// timeouts, socket errors, SERVFAIL and REFUSED fail over to the next upstream, up to
 /// `attempts` (see `UpstreamResolutionStateMachine`). The answer carries the client's ID and
@@ -16,9 +17,9 @@ import Synchronization
 /// dead upstream delays only the queries that wait on it, each by at most `timeout * attempts`.
 ///
 /// `Sendable`: configuration and collaborators are immutable; the in-flight count is atomic, the
-/// upstream order is behind a `Mutex`, and each query's state is confined to one event loop.
-/// It holds no sockets between queries, so there is nothing to shut down: in-flight queries end
-/// on their own within their time bound.
+/// upstream order and the table of per-event-loop socket pools are behind `Mutex`es, and each
+/// query's state and each pool are confined to one event loop. The pooled sockets close with
+/// their event loops; in-flight queries end on their own within their time bound.
 public final class DNSForwarder: Sendable {
     /// The configuration in force.
     public let configuration: Configuration
@@ -27,6 +28,7 @@ public final class DNSForwarder: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let selector: UpstreamSelector
+    let pools: UpstreamSocketPools
     private let inFlight = Atomic<Int>(0)
 
     /// Creates a forwarder. Sockets are opened on the caller's event loop when it is a NIOPosix
@@ -37,6 +39,7 @@ public final class DNSForwarder: Sendable {
         self.logger = logger
         self.metrics = UpstreamMetrics(upstreams: configuration.upstreams)
         self.selector = UpstreamSelector(count: configuration.upstreams.count, penalty: configuration.failurePenalty)
+        self.pools = UpstreamSocketPools(configuration: configuration, metrics: metrics, logger: logger)
     }
 
     /// Queries currently waiting on upstreams.
