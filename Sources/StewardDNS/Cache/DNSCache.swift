@@ -87,7 +87,8 @@ public final class DNSCache: Sendable {
     /// `DNSCacheAdmission`); returns whether it was stored. Replaces any entry for the question.
     @discardableResult
     public func store(_ response: DNSMessage, for question: DNSQuestion, now: NIODeadline) -> Bool {
-        guard let entry = admission.entry(for: response, question: question, now: now) else { return false }
+        guard var entry = admission.entry(for: response, question: question, now: now) else { return false }
+        entry.wire = DNSCachedWire(entry, question: question)
         var key = DNSCacheKey(question)
         key.name = key.name.lowercased()
         let nanoseconds = now.uptimeNanoseconds
@@ -109,6 +110,18 @@ public final class DNSCache: Sendable {
             missCount.add(1, ordering: .relaxed)
             return nil
         }
+    }
+
+    /// The pre-encoded answer to `question` at `now` and the whole seconds it has spent in the
+    /// cache, or nil (a miss, or an entry without a wire form). Only a hit is counted: after a nil
+    /// the caller looks the question up again with `lookup(_:now:)`, which counts it.
+    func wireLookup(_ question: DNSQuestion, now: NIODeadline) -> (wire: DNSCachedWire, elapsed: UInt32)? {
+        let key = DNSCacheKey(question)
+        let nanoseconds = now.uptimeNanoseconds
+        let found = shard(for: key).state.withLock { $0.lookup(key, at: nanoseconds) }
+        guard case .hit(let entry) = found, let wire = entry.wire else { return nil }
+        hitCount.add(1, ordering: .relaxed)
+        return (wire, entry.elapsedSeconds(at: nanoseconds))
     }
 
     /// Empties the cache (the hit and miss counters keep counting).
