@@ -87,10 +87,8 @@ public final class DNSCache: Sendable {
     /// `DNSCacheAdmission`); returns whether it was stored. Replaces any entry for the question.
     @discardableResult
     public func store(_ response: DNSMessage, for question: DNSQuestion, now: NIODeadline) -> Bool {
-        guard var entry = admission.entry(for: response, question: question, now: now) else { return false }
-        entry.wire = DNSCachedWire(entry, question: question)
-        var key = DNSCacheKey(question)
-        key.name = key.name.lowercased()
+        guard let entry = admission.entry(for: response, question: question, now: now) else { return false }
+        let key = DNSCacheKey(question)
         let nanoseconds = now.uptimeNanoseconds
         shard(for: key).state.withLock { $0.insert(key, entry, at: nanoseconds) }
         return true
@@ -112,16 +110,29 @@ public final class DNSCache: Sendable {
         }
     }
 
-    /// The pre-encoded answer to `question` at `now` and the whole seconds it has spent in the
+    /// The pre-encoded answer for `key` at `now` and the whole seconds it has spent in the
     /// cache, or nil (a miss, or an entry without a wire form). Only a hit is counted: after a nil
     /// the caller looks the question up again with `lookup(_:now:)`, which counts it.
-    func wireLookup(_ question: DNSQuestion, now: NIODeadline) -> (wire: DNSCachedWire, elapsed: UInt32)? {
-        let key = DNSCacheKey(question)
+    func wireLookup(_ key: DNSCacheKey, now: NIODeadline) -> (wire: DNSCachedWire, elapsed: UInt32)? {
         let nanoseconds = now.uptimeNanoseconds
-        let found = shard(for: key).state.withLock { $0.lookup(key, at: nanoseconds) }
-        guard case .hit(let entry) = found, let wire = entry.wire else { return nil }
+        let shard = shard(for: key)
+        let wire: DNSCachedWire
+        let storedAt: UInt64
+        switch shard.state.withLock({ $0.lookupWire(key, at: nanoseconds) }) {
+        case .miss:
+            return nil
+        case .wire(let found, let at):
+            (wire, storedAt) = (found, at)
+        case .unencoded(let entry):
+            // The first hit on the fast path encodes the entry (outside the lock) and keeps it.
+            guard let name = try? DNSName(wireBytes: key.name) else { return nil }
+            let made = DNSCachedWire(entry, question: DNSQuestion(name: name, type: key.type, class: key.class))
+            shard.state.withLock { $0.setWire(made, for: key, storedAt: entry.storedAt) }
+            guard let made else { return nil }
+            (wire, storedAt) = (made, entry.storedAt)
+        }
         hitCount.add(1, ordering: .relaxed)
-        return (wire, entry.elapsedSeconds(at: nanoseconds))
+        return (wire, UInt32(clamping: (nanoseconds >= storedAt ? nanoseconds - storedAt : 0) / 1_000_000_000))
     }
 
     /// Empties the cache (the hit and miss counters keep counting).

@@ -12,9 +12,11 @@ struct DNSCacheEntry: Sendable {
     var storedAt: UInt64
     /// Lifetime in seconds, at least 1.
     var ttl: UInt32
-    /// The same sections encoded for hits on the fast path (set by `DNSCache.store`), if they can
-    /// be served that way.
+    /// The same sections encoded for hits on the fast path, made on the first such hit (so names
+    /// asked once never pay for it), if they can be served that way.
     var wire: DNSCachedWire? = nil
+    /// Whether `wire` was made, or found impossible.
+    var wireMade = false
 
     /// Uptime at which the entry stops being served, in nanoseconds.
     var expiresAt: UInt64 { storedAt &+ UInt64(ttl) * 1_000_000_000 }

@@ -19,15 +19,20 @@ extension DNSFilter {
         if decision.action == .warn, configuration.blockPageIPv4 != nil || configuration.blockPageIPv6 != nil {
             return nil
         }
-        guard let question = preview.question(in: packet) else { return nil }
-        // SafeSearch and the activity event both need the name as text; only make it when used.
+        // The key straight from the packet: the name lower-cased as the cache keys it.
+        guard let lowered = preview.lowercasedNameWire(in: packet), let name = try? DNSName(wireBytes: lowered) else {
+            return nil
+        }
+        // SafeSearch and the activity event both need the name as text (`lowercasedText`, as on the
+        // general path); only make it when used.
         var text: String? = nil
         if subject.safeSearch || subject.youTube != .off {
-            let name = question.name.lowercasedText
-            if SafeSearch.target(for: name, subject: subject) != nil { return nil }
-            text = name
+            let lowered = name.description
+            if SafeSearch.target(for: lowered, subject: subject) != nil { return nil }
+            text = lowered
         }
-        guard let (wire, elapsed) = wireCache.wireLookup(question, now: started) else { return nil }
+        let key = DNSCacheKey(lowercasedWire: lowered, type: preview.qtype, class: preview.qclass)
+        guard let (wire, elapsed) = wireCache.wireLookup(key, now: started) else { return nil }
         for check in wire.checks {
             switch check {
             case .name(let name):
@@ -58,7 +63,7 @@ extension DNSFilter {
             recorder.record(
                 ActivityEvent(
                     time: now * 1_000_000_000, source: .dns, client: client, personID: subject.personID,
-                    name: text ?? question.name.lowercasedText, queryType: preview.qtype.rawValue, decision: decision,
+                    name: text ?? name.description, queryType: preview.qtype.rawValue, decision: decision,
                     snapshot: snapshot, responseCode: wire.rcode, latencyMicros: UInt32(clamping: elapsedMicros),
                     cacheHit: true, upstream: -1))
         }
