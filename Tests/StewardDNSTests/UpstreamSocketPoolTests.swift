@@ -72,6 +72,73 @@ import Testing
         }
     }
 
+    // MARK: Identical queries in flight
+
+    /// Starts `queries` in one event-loop task (so all are in flight before any answer can be
+    /// read) and waits for every outcome.
+    func resolveTogether(_ forwarder: DNSForwarder, _ queries: [DNSMessage]) async throws -> [Result<UpstreamAnswer, any Error>] {
+        let loop = Self.loop(forwarder)
+        let futures = try await loop.submit { queries.map { forwarder.resolve($0, on: loop) } }.get()
+        var results: [Result<UpstreamAnswer, any Error>] = []
+        for future in futures {
+            do { results.append(.success(try await future.get())) } catch { results.append(.failure(error)) }
+        }
+        return results
+    }
+
+    @Test func identicalQueriesInFlightAreSentUpstreamOnceAndEachClientGetsItsOwnIDAndLetterCase() async throws {
+        try await withForwarder(.answer) { forwarder, fake in
+            let spellings = ["www.example.org", "WWW.example.org", "wWw.ExAmPlE.oRg", "www.EXAMPLE.org"]
+            let queries = try spellings.enumerated().map { try ForwarderTests.query($1, id: UInt16(100 + $0)) }
+            let results = try await resolveTogether(forwarder, queries)
+
+            #expect(fake.received.count == 1)
+            #expect(forwarder.metrics.coalesced == 3)
+            for (index, result) in results.enumerated() {
+                let answer = try result.get()
+                #expect(answer.message.header.id == UInt16(100 + index))
+                #expect(answer.message.questions.first?.name.isIdentical(to: queries[index].questions[0].name) == true)
+                #expect(answer.message.answers.map(\.ipv4) == [fake.answerAddress])
+            }
+            #expect(forwarder.metrics.answered == 4)
+            #expect(forwarder.inFlightCount == 0)
+
+            // Once answered, the same name is forwarded again (the cache, not the forwarder, keeps answers).
+            _ = try await resolve(forwarder, "www.example.org")
+            #expect(fake.received.count == 2)
+        }
+    }
+
+    @Test func queriesThatDifferInTypeFlagsOrDOBitAreNotJoined() async throws {
+        try await withForwarder(.answer) { forwarder, fake in
+            let name = try DNSName("www.example.org")
+            let plain = try ForwarderTests.query("www.example.org")
+            var aaaa = plain
+            aaaa.questions = [DNSQuestion(name: name, type: .AAAA)]
+            var checkingDisabled = plain
+            checkingDisabled.header.cd = true
+            let dnssec = try ForwarderTests.query("www.example.org", edns: EDNS(udpPayloadSize: 1232, dnssecOK: true))
+            let results = try await resolveTogether(forwarder, [plain, aaaa, checkingDisabled, dnssec])
+
+            #expect(results.allSatisfy { (try? $0.get()) != nil })
+            #expect(fake.received.count == 4)
+            #expect(forwarder.metrics.coalesced == 0)
+        }
+    }
+
+    @Test func whenTheSharedResolutionFailsEveryJoinedQueryFails() async throws {
+        try await withForwarder(.silent, timeout: .milliseconds(200)) { forwarder, fake in
+            let queries = try (0..<3).map { try ForwarderTests.query("slow.example", id: UInt16($0)) }
+            let results = try await resolveTogether(forwarder, queries)
+            for result in results {
+                #expect(throws: UpstreamError.timeout) { try result.get() }
+            }
+            #expect(fake.received.count == 1)
+            #expect(forwarder.metrics.failed == 3)
+            #expect(forwarder.inFlightCount == 0)
+        }
+    }
+
     // MARK: Helpers
 
     /// Resolves on one fixed event loop (each loop has its own pool).

@@ -13,8 +13,10 @@ import Synchronization
 /// advertising 1232 octets with the client's DO bit; a truncated answer retried over TCP;
 /// timeouts, socket errors, SERVFAIL and REFUSED fail over to the next upstream, up to
 /// `attempts` (see `UpstreamResolutionStateMachine`). The answer carries the client's ID and
-/// question. Nothing is shared between queries except counters and the upstream order, so a
-/// dead upstream delays only the queries that wait on it, each by at most `timeout * attempts`.
+/// question. Identical queries in flight on one event loop share one resolution (each client
+/// still gets its own ID and letter case). Queries share only the pooled sockets, counters and
+/// the upstream order, so a dead upstream delays only the queries that wait on it, each by at
+/// most `timeout * attempts`.
 ///
 /// `Sendable`: configuration and collaborators are immutable; the in-flight count is atomic, the
 /// upstream order and the table of per-event-loop socket pools are behind `Mutex`es, and each
@@ -64,21 +66,32 @@ public final class DNSForwarder: Sendable {
         let socketLoop = DatagramBootstrap(validatingGroup: eventLoop) == nil ? group.next() : eventLoop
         let promise = socketLoop.makePromise(of: UpstreamAnswer.self)
         promise.futureResult.whenComplete { _ in self.inFlight.subtract(1, ordering: .relaxed) }
-        let order = selector.order(now: .now())
         if socketLoop.inEventLoop {
-            UpstreamResolution(
-                forwarder: self, query: query, question: question, order: order, eventLoop: socketLoop,
-                promise: promise
-            ).start()
+            begin(query, question: question, promise: promise, on: socketLoop)
         } else {
-            socketLoop.execute {
-                UpstreamResolution(
-                    forwarder: self, query: query, question: question, order: order, eventLoop: socketLoop,
-                    promise: promise
-                ).start()
-            }
+            socketLoop.execute { self.begin(query, question: question, promise: promise, on: socketLoop) }
         }
         return promise.futureResult.hop(to: eventLoop)
+    }
+
+    /// On `eventLoop`: joins the resolution of an identical query already in flight on this loop
+    /// (same name, type, class, header flags and DO bit: the upstream would get the same query),
+    /// so a burst of misses for one name sends one upstream query; otherwise starts one.
+    private func begin(
+        _ query: DNSMessage, question: DNSQuestion, promise: EventLoopPromise<UpstreamAnswer>, on eventLoop: any EventLoop
+    ) {
+        let pool = pools.pool(for: eventLoop)
+        let key = UpstreamResolution.Key(query, question: question)
+        if let running = pool.resolutions[key] {
+            metrics.recordCoalesced()
+            running.join(query, promise: promise)
+            return
+        }
+        let resolution = UpstreamResolution(
+            forwarder: self, query: query, question: question, key: key, order: selector.order(now: .now()),
+            pool: pool, promise: promise)
+        pool.resolutions[key] = resolution
+        resolution.start()
     }
 
     /// Forwards `query` from async code (see `resolve(_:on:)`).

@@ -4,7 +4,8 @@ import NIOPosix
 import StewardDNSWire
 
 /// One client query's trip through the upstreams: performs what `UpstreamResolutionStateMachine`
-/// decides, one attempt at a time, and completes `promise` once.
+/// decides, one attempt at a time, and completes `promise` once — and the promise of every
+/// identical query that joined it meanwhile, each answer with that client's ID and question.
 ///
 /// UDP attempts go out on the event loop's pooled sockets (`UpstreamSocketPool`, which explains
 /// how source ports stay random); each attempt of a query uses a socket the query has not used
@@ -18,6 +19,12 @@ final class UpstreamResolution {
     private let question: DNSQuestion
     private let eventLoop: any EventLoop
     private let promise: EventLoopPromise<UpstreamAnswer>
+    /// Identical queries that joined while this one was in flight.
+    private var joined: [(query: DNSMessage, promise: EventLoopPromise<UpstreamAnswer>)] = []
+    /// Where this resolution is listed for identical queries to join, and under which key; it
+    /// leaves the list when it ends, before any promise is completed.
+    private let pool: UpstreamSocketPool
+    private let key: Key
     private var machine: UpstreamResolutionStateMachine
     private var attemptStarted = NIODeadline.now()
     /// Latency of the last answer from each upstream (for a fallback answer returned later).
@@ -26,19 +33,49 @@ final class UpstreamResolution {
     private var usedSockets: [ObjectIdentifier] = []
 
     init(
-        forwarder: DNSForwarder, query: DNSMessage, question: DNSQuestion, order: [Int], eventLoop: any EventLoop,
-        promise: EventLoopPromise<UpstreamAnswer>
+        forwarder: DNSForwarder, query: DNSMessage, question: DNSQuestion, key: Key, order: [Int],
+        pool: UpstreamSocketPool, promise: EventLoopPromise<UpstreamAnswer>
     ) {
+        self.pool = pool
+        self.key = key
         self.forwarder = forwarder
         self.clientQuery = query
         self.question = question
-        self.eventLoop = eventLoop
+        self.eventLoop = pool.eventLoop
         self.promise = promise
         self.machine = UpstreamResolutionStateMachine(order: order, attempts: forwarder.configuration.attempts)
     }
 
+    /// What makes two queries identical for the upstream: the question (name compared
+    /// case-insensitively, RFC 4343), the header flags the forwarded query copies (opcode, RD, Z,
+    /// AD, CD) and the DO bit (see `UpstreamQuery.init(forwarding:question:id:to:)`).
+    struct Key: Hashable {
+        let name: DNSName
+        let type: DNSRecordType
+        let `class`: DNSClass
+        let flags: UInt16
+        let dnssecOK: Bool
+
+        init(_ query: DNSMessage, question: DNSQuestion) {
+            name = question.name
+            type = question.type
+            self.class = question.class
+            flags = query.header.flags & 0x7970
+            dnssecOK = query.edns?.dnssecOK ?? false
+        }
+    }
+
     func start() {
         perform(machine.start())
+    }
+
+    /// Answers `query` (identical to this one, see `Key`) with this resolution's outcome.
+    func join(_ query: DNSMessage, promise: EventLoopPromise<UpstreamAnswer>) {
+        joined.append((query, promise))
+    }
+
+    private func done() {
+        if pool.resolutions[key] === self { pool.resolutions[key] = nil }
     }
 
     private func perform(_ action: UpstreamResolutionStateMachine.Action) {
@@ -62,17 +99,28 @@ final class UpstreamResolution {
                 }
             }
         case .succeed(let message, let upstream, let viaTCP):
-            metrics.recordAnswered()
-            promise.succeed(
-                UpstreamAnswer(
-                    message: UpstreamQuery.clientResponse(from: message, to: clientQuery), upstream: upstream,
-                    latency: latencies[upstream] ?? .now() - attemptStarted, viaTCP: viaTCP))
+            done()
+            let latency = latencies[upstream] ?? .now() - attemptStarted
+            func answer(_ query: DNSMessage, _ promise: EventLoopPromise<UpstreamAnswer>) {
+                metrics.recordAnswered()
+                promise.succeed(
+                    UpstreamAnswer(
+                        message: UpstreamQuery.clientResponse(from: message, to: query), upstream: upstream,
+                        latency: latency, viaTCP: viaTCP))
+            }
+            answer(clientQuery, promise)
+            for (query, promise) in joined { answer(query, promise) }
         case .fail(let error):
-            metrics.recordFailed()
+            done()
             forwarder.logger.debug(
                 "upstream resolution failed",
                 metadata: ["question": "\(question.name) \(question.type)", "error": "\(error)"])
+            metrics.recordFailed()
             promise.fail(error)
+            for (_, promise) in joined {
+                metrics.recordFailed()
+                promise.fail(error)
+            }
         }
     }
 
@@ -101,7 +149,7 @@ final class UpstreamResolution {
     }
 
     private func sendUDP(to upstream: Int) {
-        let socket = forwarder.pools.pool(for: eventLoop).socket(to: upstream, avoiding: usedSockets)
+        let socket = pool.socket(to: upstream, avoiding: usedSockets)
         usedSockets.append(ObjectIdentifier(socket))
         let address = forwarder.configuration.upstreams[upstream]
         socket.send(timeout: forwarder.configuration.timeout) { id in

@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// The UDP sockets one event loop uses to reach the upstreams: per upstream, a few long-lived
+/// The UDP sockets one event loop uses to reach the upstreams (and the resolutions in flight on
+/// it, which identical queries join): per upstream, a few long-lived
 /// sockets connected to it (`DNSForwarder.Configuration.socketsPerUpstream`), opened on first use.
 ///
 /// Source-port randomisation (RFC 5452 9.2, 10) with pooled sockets: every socket is bound by the
@@ -25,6 +26,9 @@ final class UpstreamSocketPool: @unchecked Sendable {
     /// Per upstream, `slotCount` slots.
     private var slots: [[UpstreamSocket?]]
     private var generator = SystemRandomNumberGenerator()
+    /// Resolutions in flight on this event loop, for identical queries to join (see
+    /// `DNSForwarder.begin`).
+    var resolutions: [UpstreamResolution.Key: UpstreamResolution] = [:]
 
     init(eventLoop: any EventLoop, configuration: DNSForwarder.Configuration, metrics: UpstreamMetrics, logger: Logger) {
         self.eventLoop = eventLoop
