@@ -2,8 +2,8 @@ import StewardPolicy
 import Synchronization
 
 /// Who is behind a client address: the sessions the portal, RADIUS or proxy login open (later
-/// issues fill them). The query path does one dictionary read under a short lock; it never touches
-/// a disk. A client with no session is identified by its network zone only.
+/// issues fill them). The query path does one dictionary read under a short lock (none at all while
+/// no session is open); it never touches a disk. A client with no session is identified by its network zone only.
 public final class ClientIdentities: Sendable {
     public struct Session: Sendable, Hashable {
         public var person: Person
@@ -19,20 +19,30 @@ public final class ClientIdentities: Sendable {
     }
 
     private let sessions = Mutex<[IPAddress: Session]>([:])
+    /// How many sessions are open, so that the query path skips the lock when there are none
+    /// (the common case for a district that identifies clients by network only).
+    private let openCount = Atomic<Int>(0)
 
     public init() {}
 
     public func open(_ session: Session, for address: IPAddress) {
-        sessions.withLock { $0[address] = session }
+        sessions.withLock { sessions in
+            sessions[address] = session
+            openCount.store(sessions.count, ordering: .releasing)
+        }
     }
 
     public func close(_ address: IPAddress) {
-        _ = sessions.withLock { $0.removeValue(forKey: address) }
+        sessions.withLock { sessions in
+            sessions.removeValue(forKey: address)
+            openCount.store(sessions.count, ordering: .releasing)
+        }
     }
 
     /// The person signed in at `address` at `now`, if the session has not expired.
     public func person(at address: IPAddress, now: Int64) -> Person? {
-        sessions.withLock { sessions in
+        guard openCount.load(ordering: .acquiring) > 0 else { return nil }
+        return sessions.withLock { sessions in
             guard let session = sessions[address] else { return nil }
             return session.expires > now ? session.person : nil
         }

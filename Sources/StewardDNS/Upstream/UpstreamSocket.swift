@@ -7,7 +7,8 @@ import NIOPosix
 /// it waits; a datagram is handed to the attempt with its ID and accepted only if
 /// `UpstreamQuery.evaluate` accepts it (source, ID, QR and question, RFC 5452 9.1). Anything else
 /// — an unknown ID, a late answer, a forgery — is counted and ignored. Each attempt ends once:
-/// with the answer, on its own timeout, or when the socket fails (a connected UDP socket hears
+/// with the answer, on its timeout (one timer per socket serves all of them, see `deadlines`), or
+/// when the socket fails (a connected UDP socket hears
 /// ICMP port unreachable as ECONNREFUSED, which fails every attempt waiting on it at once, so
 /// they fail over instead of waiting for the timeout).
 ///
@@ -22,7 +23,8 @@ final class UpstreamSocket: ChannelInboundHandler {
     /// An attempt waiting for its answer.
     private struct Waiting {
         let query: UpstreamQuery
-        let timer: Scheduled<Void>
+        /// Tells this attempt's deadline from that of an earlier attempt with the same ID.
+        let serial: UInt64
         let completion: (UpstreamAttemptResult) -> Void
         /// Why the last datagram with this attempt's ID could not be read, if one could not.
         var malformed: String?
@@ -45,6 +47,15 @@ final class UpstreamSocket: ChannelInboundHandler {
     private var waiting: [UInt16: Waiting] = [:]
     private var uses = 0
     private var flushPending = false
+    /// Every attempt's deadline in the order sent; all attempts on a socket have the same timeout,
+    /// so this is also deadline order. Entries of attempts that already ended are skipped.
+    private var deadlines = CircularBuffer<(deadline: NIODeadline, id: UInt16, serial: UInt64)>()
+    private var serials: UInt64 = 0
+    /// The one timer, set for the earliest deadline (plus `timerSlack`) while any is pending.
+    private var timer: Scheduled<Void>?
+    /// Timeouts fire up to this late, so that one timer run ends a batch of attempts instead of
+    /// the timer being re-armed for every attempt sent.
+    static let timerSlack = TimeAmount.milliseconds(5)
     /// Set when the pool no longer hands this socket out; it closes when nothing waits on it.
     private(set) var retired = false
 
@@ -103,10 +114,10 @@ final class UpstreamSocket: ChannelInboundHandler {
         var id = UInt16.random(in: .min ... .max, using: &random)
         while waiting[id] != nil { id = UInt16.random(in: .min ... .max, using: &random) }
         let query = makeQuery(id)
-        let timer = eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-            self.timedOut(id)
-        }
-        waiting[id] = Waiting(query: query, timer: timer, completion: completion)
+        serials &+= 1
+        waiting[id] = Waiting(query: query, serial: serials, completion: completion)
+        deadlines.append((.now() + timeout, id, serials))
+        if timer == nil { armTimer() }
         uses += 1
         if uses >= maxUses || NIODeadline.now() >= retireAt { retired = true }
         switch state {
@@ -183,15 +194,29 @@ final class UpstreamSocket: ChannelInboundHandler {
         }
     }
 
-    private func timedOut(_ id: UInt16) {
-        guard let attempt = waiting[id] else { return }
-        // An unreadable response with the right ID explains the silence better than "timeout".
-        end(id, .failed(attempt.malformed.map(UpstreamAttemptFailure.malformed) ?? .timeout))
+    /// Arms the timer for the earliest pending deadline, if any.
+    private func armTimer() {
+        guard let first = deadlines.first else { return }
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: first.deadline + Self.timerSlack) {
+            self.timer = nil
+            self.expireDeadlines()
+        }
+    }
+
+    /// Ends every attempt whose deadline has passed, then re-arms the timer.
+    private func expireDeadlines() {
+        let now = NIODeadline.now()
+        while let first = deadlines.first, first.deadline <= now {
+            deadlines.removeFirst()
+            guard let attempt = waiting[first.id], attempt.serial == first.serial else { continue }
+            // An unreadable response with the right ID explains the silence better than "timeout".
+            end(first.id, .failed(attempt.malformed.map(UpstreamAttemptFailure.malformed) ?? .timeout))
+        }
+        if timer == nil { armTimer() }
     }
 
     private func end(_ id: UInt16, _ result: UpstreamAttemptResult) {
         guard let attempt = waiting.removeValue(forKey: id) else { return }
-        attempt.timer.cancel()
         attempt.completion(result)
         closeIfDone()
     }
