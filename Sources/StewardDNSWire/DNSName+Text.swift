@@ -75,35 +75,51 @@ extension DNSName: CustomStringConvertible {
     /// Dotted text as dig prints it, without the trailing dot (except the root, "."): printable
     /// ASCII as is, `\.`, `\\` and the other master-file specials escaped with a backslash,
     /// every other octet as `\DDD`. `DNSName(description)` gives back an identical name.
-    public var description: String {
-        if isRoot { return "." }
-        var text: [UInt8] = []
-        text.reserveCapacity(wireBytes.count)
-        for (number, label) in labels.enumerated() {
-            if number > 0 { text.append(UInt8(ascii: ".")) }
-            for byte in label { Self.appendEscaped(byte, to: &text) }
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public var description: String { text(lowered: false) }
 
     /// `description` with ASCII letters lowered.
-    public var lowercasedText: String {
-        lowercased().description
+    public var lowercasedText: String { text(lowered: true) }
+
+    private func text(lowered: Bool) -> String {
+        if isRoot { return "." }
+        // One pass over the labels into the string's own storage: at most 4 octets per name octet.
+        return wireBytes.withUnsafeBufferPointer { wire in
+            String(unsafeUninitializedCapacity: wire.count * 4) { text in
+                var count = 0
+                var offset = 0
+                while offset < wire.count, wire[offset] != 0 {
+                    let length = Int(wire[offset])
+                    if offset > 0 {
+                        text[count] = UInt8(ascii: ".")
+                        count += 1
+                    }
+                    for index in (offset + 1)..<min(offset + 1 + length, wire.count) {
+                        let byte = wire[index]
+                        Self.appendEscaped(lowered ? Self.lower(byte) : byte, to: text, at: &count)
+                    }
+                    offset += 1 + length
+                }
+                return count
+            }
+        }
     }
 
-    private static func appendEscaped(_ byte: UInt8, to text: inout [UInt8]) {
+    private static func appendEscaped(_ byte: UInt8, to text: UnsafeMutableBufferPointer<UInt8>, at count: inout Int) {
         switch byte {
         case UInt8(ascii: "."), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "("), UInt8(ascii: ")"),
             UInt8(ascii: ";"), UInt8(ascii: "@"), UInt8(ascii: "$"):
-            text.append(UInt8(ascii: "\\"))
-            text.append(byte)
+            text[count] = UInt8(ascii: "\\")
+            text[count + 1] = byte
+            count += 2
         case 0x21...0x7E:
-            text.append(byte)
+            text[count] = byte
+            count += 1
         default:
-            text.append(UInt8(ascii: "\\"))
-            text.append(UInt8(ascii: "0") + byte / 100)
-            text.append(UInt8(ascii: "0") + byte / 10 % 10)
-            text.append(UInt8(ascii: "0") + byte % 10)
+            text[count] = UInt8(ascii: "\\")
+            text[count + 1] = UInt8(ascii: "0") + byte / 100
+            text[count + 2] = UInt8(ascii: "0") + byte / 10 % 10
+            text[count + 3] = UInt8(ascii: "0") + byte % 10
+            count += 4
         }
     }
 }

@@ -10,7 +10,27 @@ struct DNSNameCompressor {
     let enabled: Bool
     /// Known suffixes (as slices of a name's wire bytes, ending with the root label) to the offset
     /// where they were written.
-    private var offsets: [ArraySlice<UInt8>: UInt16] = [:]
+    private var offsets: [Suffix: UInt16] = [:]
+
+    /// A name suffix as a dictionary key, hashed as one block of bytes (an `ArraySlice`'s own
+    /// hashing feeds the hasher one element at a time, which dominated encoding).
+    private struct Suffix: Hashable {
+        let bytes: ArraySlice<UInt8>
+
+        init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+
+        func hash(into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+
+        static func == (lhs: Suffix, rhs: Suffix) -> Bool {
+            lhs.bytes.withUnsafeBytes { left in
+                rhs.bytes.withUnsafeBytes { right in
+                    left.count == right.count && left.elementsEqual(right)
+                }
+            }
+        }
+    }
 
     init(messageStart: Int, enabled: Bool) {
         self.messageStart = messageStart
@@ -29,7 +49,7 @@ struct DNSNameCompressor {
         var offset = 0
         var pointer: UInt16?
         while offset < wire.count, wire[offset] != 0 {
-            if compressible, let target = offsets[wire[offset...]] {
+            if compressible, let target = offsets[Suffix(wire[offset...])] {
                 pointer = target
                 break
             }
@@ -46,7 +66,7 @@ struct DNSNameCompressor {
         while label < offset {
             let at = nameStart + label
             guard at < 0x4000 else { break }
-            if offsets[wire[label...]] == nil { offsets[wire[label...]] = UInt16(at) }
+            if offsets[Suffix(wire[label...])] == nil { offsets[Suffix(wire[label...])] = UInt16(at) }
             label += 1 + Int(wire[label])
         }
     }

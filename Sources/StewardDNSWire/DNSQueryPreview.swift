@@ -138,6 +138,19 @@ public struct DNSQueryPreview: Hashable, Sendable {
         }
     }
 
+    /// The question name's wire form with ASCII letters lowered (RFC 4343 canonical case), read
+    /// from `buffer`, which must be the buffer that was previewed; `nil` if it no longer holds it.
+    public func lowercasedNameWire(in buffer: ByteBuffer) -> [UInt8]? {
+        guard nameRange.lowerBound >= buffer.readerIndex, nameRange.upperBound <= buffer.writerIndex else { return nil }
+        return buffer.withUnsafeReadableBytes { bytes in
+            let start = nameRange.lowerBound - buffer.readerIndex
+            return [UInt8](unsafeUninitializedCapacity: nameRange.count) { output, count in
+                for index in 0..<nameRange.count { output[index] = DNSName.lower(bytes[start + index]) }
+                count = nameRange.count
+            }
+        }
+    }
+
     /// The question name, letter case kept; `nil` if `buffer` no longer holds it.
     public func name(in buffer: ByteBuffer) -> DNSName? {
         guard let wire = buffer.getBytes(at: nameRange.lowerBound, length: nameRange.count) else { return nil }

@@ -88,8 +88,7 @@ public final class DNSCache: Sendable {
     @discardableResult
     public func store(_ response: DNSMessage, for question: DNSQuestion, now: NIODeadline) -> Bool {
         guard let entry = admission.entry(for: response, question: question, now: now) else { return false }
-        var key = DNSCacheKey(question)
-        key.name = key.name.lowercased()
+        let key = DNSCacheKey(question)
         let nanoseconds = now.uptimeNanoseconds
         shard(for: key).state.withLock { $0.insert(key, entry, at: nanoseconds) }
         return true
@@ -109,6 +108,31 @@ public final class DNSCache: Sendable {
             missCount.add(1, ordering: .relaxed)
             return nil
         }
+    }
+
+    /// The pre-encoded answer for `key` at `now` and the whole seconds it has spent in the
+    /// cache, or nil (a miss, or an entry without a wire form). Only a hit is counted: after a nil
+    /// the caller looks the question up again with `lookup(_:now:)`, which counts it.
+    func wireLookup(_ key: DNSCacheKey, now: NIODeadline) -> (wire: DNSCachedWire, elapsed: UInt32)? {
+        let nanoseconds = now.uptimeNanoseconds
+        let shard = shard(for: key)
+        let wire: DNSCachedWire
+        let storedAt: UInt64
+        switch shard.state.withLock({ $0.lookupWire(key, at: nanoseconds) }) {
+        case .miss:
+            return nil
+        case .wire(let found, let at):
+            (wire, storedAt) = (found, at)
+        case .unencoded(let entry):
+            // The first hit on the fast path encodes the entry (outside the lock) and keeps it.
+            guard let name = try? DNSName(wireBytes: key.name) else { return nil }
+            let made = DNSCachedWire(entry, question: DNSQuestion(name: name, type: key.type, class: key.class))
+            shard.state.withLock { $0.setWire(made, for: key, storedAt: entry.storedAt) }
+            guard let made else { return nil }
+            (wire, storedAt) = (made, entry.storedAt)
+        }
+        hitCount.add(1, ordering: .relaxed)
+        return (wire, UInt32(clamping: (nanoseconds >= storedAt ? nanoseconds - storedAt : 0) / 1_000_000_000))
     }
 
     /// Empties the cache (the hit and miss counters keep counting).

@@ -1,16 +1,31 @@
 import StewardDNSWire
 
-/// What the cache is keyed by: the question's name (stored lower-cased; `DNSName` compares and
-/// hashes case-insensitively anyway, RFC 4343), type and class.
+/// What the cache is keyed by: the question's name in lower case (RFC 4343: names compare
+/// case-insensitively), type and class. The name is kept as plain lower-cased wire bytes so that
+/// hashing and comparing are byte operations, not a case fold per octet on every lookup.
 struct DNSCacheKey: Hashable, Sendable {
-    var name: DNSName
+    /// The name's wire form, ASCII letters lowered.
+    var name: [UInt8]
     var type: DNSRecordType
     var `class`: DNSClass
 
     init(_ question: DNSQuestion) {
-        self.name = question.name
+        self.name = question.name.wireBytes.map { $0 &- 65 < 26 ? $0 | 0x20 : $0 }
         self.type = question.type
         self.class = question.class
+    }
+
+    /// A key from a name's wire bytes that are already lower-cased.
+    init(lowercasedWire name: [UInt8], type: DNSRecordType, class: DNSClass) {
+        self.name = name
+        self.type = type
+        self.class = `class`
+    }
+
+    func hash(into hasher: inout Hasher) {
+        name.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(type.rawValue)
+        hasher.combine(`class`.rawValue)
     }
 }
 
@@ -54,6 +69,43 @@ struct DNSCacheShard {
         }
         slots[position]?.referenced = true
         return .hit(slot.entry)
+    }
+
+    /// What `lookupWire` found.
+    enum WireLookup {
+        /// The live entry's encoded form and when the entry was stored.
+        case wire(DNSCachedWire, storedAt: UInt64)
+        /// A live entry not encoded yet (see `setWire`).
+        case unencoded(DNSCacheEntry)
+        /// No live entry, or one that cannot be served encoded.
+        case miss
+    }
+
+    /// The encoded form of the live entry for `key`, taken without copying the entry; an expired
+    /// entry is removed, as by `lookup`.
+    mutating func lookupWire(_ key: DNSCacheKey, at nanoseconds: UInt64) -> WireLookup {
+        // Reads the slot in place: binding it (`let slot = slots[position]`) would copy the entry.
+        guard let position = index[key], let expired = slots[position]?.entry.isExpired(at: nanoseconds) else {
+            return .miss
+        }
+        guard !expired else {
+            remove(at: position)
+            return .miss
+        }
+        slots[position]?.referenced = true
+        if let wire = slots[position]?.entry.wire, let storedAt = slots[position]?.entry.storedAt {
+            return .wire(wire, storedAt: storedAt)
+        }
+        if slots[position]?.entry.wireMade == true { return .miss }
+        return slots[position].map { .unencoded($0.entry) } ?? .miss
+    }
+
+    /// Keeps the encoded form made for the entry stored at `storedAt` under `key` (nil: it cannot
+    /// be made), unless that entry was replaced meanwhile.
+    mutating func setWire(_ wire: DNSCachedWire?, for key: DNSCacheKey, storedAt: UInt64) {
+        guard let position = index[key], slots[position]?.entry.storedAt == storedAt else { return }
+        slots[position]?.entry.wire = wire
+        slots[position]?.entry.wireMade = true
     }
 
     /// Stores `entry` under `key`, replacing any entry for it; evicts one entry if the shard is full.

@@ -7,10 +7,12 @@ import StewardPolicy
 /// The fast path for the most common decided answers: a simple query (see `DNSQueryPreview`) for a
 /// name that is blocked, or a bypass canary, is decided on the name's bytes in the packet and
 /// answered by writing the response straight after a copy of the query's header and question —
-/// no message is parsed or built. Everything else takes the general path; both give the same
-/// answer (the integration tests run through both).
+/// no message is parsed or built. An allowed name whose answer is cached is answered from the
+/// cache's encoded form (`cachedAnswer`, DNSFilter+CacheHit.swift). Everything else takes the
+/// general path; both give the same answer (the integration tests run through both).
 extension DNSFilter {
-    /// The answer for a blocked or canary name of a simple query, or nil to take the general path.
+    /// The answer for a blocked or canary name, or a cached allowed one, of a simple query, or nil
+    /// to take the general path.
     func fastAnswer(
         _ packet: ByteBuffer, preview: DNSQueryPreview, client: IPAddress, zone: Int32, transport: Transport,
         snapshot: PolicySnapshot, started: NIODeadline
@@ -20,15 +22,20 @@ extension DNSFilter {
         let person = identities.person(at: client, now: now)
         let subject = person.map { snapshot.subject(for: $0) } ?? snapshot.subject(forZone: zone)
 
-        var decision = preview.withDottedName(in: packet) { name -> Decision? in
+        let decision = preview.withDottedName(in: packet) { name -> Decision? in
             if Self.isCanary(name, privateRelay: configuration.blockPrivateRelay) {
                 return Decision(
                     action: .block, cause: .bypassCanary, rule: -1, categories: BitSet512(), group: subject.primaryGroup)
             }
             return snapshot.decide(name: name, subject: subject, zone: zone, at: now)
         }
-        guard let blocked = decision, blocked.action == .block else { return nil }
-        decision = blocked
+        guard let decided = decision else { return nil }
+        guard decided.action == .block else {
+            return cachedAnswer(
+                packet, preview: preview, client: client, zone: zone, transport: transport, snapshot: snapshot,
+                subject: subject, decision: decided, now: now, started: started)
+        }
+        let blocked = decided
 
         let questionEnd = preview.nameRange.upperBound + 4
         var response = ByteBufferAllocator().buffer(capacity: questionEnd + 96)

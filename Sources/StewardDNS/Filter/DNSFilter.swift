@@ -45,6 +45,8 @@ public final class DNSFilter: Sendable {
     let answers: SyntheticAnswers
     let identities: ClientIdentities
     let cache: (any DNSAnswerCache)?
+    /// `cache` when it is a `DNSCache`, whose encoded entries the fast path serves hits from.
+    let wireCache: DNSCache?
     let upstream: any DNSUpstream
     let recorder: ActivityRecorder?
     let limiter: RateLimiter?
@@ -62,6 +64,7 @@ public final class DNSFilter: Sendable {
         self.configuration = configuration
         self.identities = identities
         self.cache = cache
+        self.wireCache = cache as? DNSCache
         self.upstream = upstream
         self.recorder = recorder
         limiter =

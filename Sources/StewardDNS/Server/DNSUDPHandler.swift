@@ -9,6 +9,7 @@ final class DNSUDPHandler: ChannelInboundHandler {
 
     private let filter: DNSFilter
     private var snapshots: SnapshotHolder.Reader
+    private var flushScheduled = false
 
     init(filter: DNSFilter, snapshots: SnapshotHolder) {
         self.filter = filter
@@ -28,10 +29,24 @@ final class DNSUDPHandler: ChannelInboundHandler {
             break
         case .later(let future):
             let channel = context.channel
-            future.whenSuccess { buffer in
+            // The filter completes forwarded queries on this channel's event loop.
+            future.hop(to: channel.eventLoop).assumeIsolated().whenSuccess { buffer in
                 guard let buffer else { return }
-                channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+                self.writeLater(AddressedEnvelope(remoteAddress: remote, data: buffer), on: channel)
             }
+        }
+    }
+
+    /// Writes an answer that came from upstream and flushes once for all the answers completed in
+    /// this event-loop tick (upstream answers arrive in bursts too), so they leave in one vector
+    /// write rather than one system call each.
+    private func writeLater(_ envelope: AddressedEnvelope<ByteBuffer>, on channel: any Channel) {
+        channel.write(envelope, promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        channel.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            channel.flush()
         }
     }
 

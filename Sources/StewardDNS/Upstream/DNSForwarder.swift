@@ -7,18 +7,21 @@ import Synchronization
 /// Forwards client queries to the district's upstream resolvers (RFC 1035 7, with the
 /// spoofing defences of RFC 5452 and TCP fallback of RFC 7766).
 ///
-/// For each query: a new random ID and a new socket (so a new random source port) per attempt,
-/// responses accepted only when source, ID, QR and question all match; a fresh OPT record
+/// For each query: a new random ID and another pooled socket (so another random source port, see
+/// `UpstreamSocketPool`) per attempt, responses accepted only when source, ID, QR and question all
+/// match; a fresh OPT record
 /// advertising 1232 octets with the client's DO bit; a truncated answer retried over TCP;
 /// timeouts, socket errors, SERVFAIL and REFUSED fail over to the next upstream, up to
 /// `attempts` (see `UpstreamResolutionStateMachine`). The answer carries the client's ID and
-/// question. Nothing is shared between queries except counters and the upstream order, so a
-/// dead upstream delays only the queries that wait on it, each by at most `timeout * attempts`.
+/// question. Identical queries in flight on one event loop share one resolution (each client
+/// still gets its own ID and letter case). Queries share only the pooled sockets, counters and
+/// the upstream order, so a dead upstream delays only the queries that wait on it, each by at
+/// most `timeout * attempts`.
 ///
 /// `Sendable`: configuration and collaborators are immutable; the in-flight count is atomic, the
-/// upstream order is behind a `Mutex`, and each query's state is confined to one event loop.
-/// It holds no sockets between queries, so there is nothing to shut down: in-flight queries end
-/// on their own within their time bound.
+/// upstream order and the table of per-event-loop socket pools are behind `Mutex`es, and each
+/// query's state and each pool are confined to one event loop. The pooled sockets close with
+/// their event loops; in-flight queries end on their own within their time bound.
 public final class DNSForwarder: Sendable {
     /// The configuration in force.
     public let configuration: Configuration
@@ -27,6 +30,7 @@ public final class DNSForwarder: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let selector: UpstreamSelector
+    let pools: UpstreamSocketPools
     private let inFlight = Atomic<Int>(0)
 
     /// Creates a forwarder. Sockets are opened on the caller's event loop when it is a NIOPosix
@@ -37,6 +41,7 @@ public final class DNSForwarder: Sendable {
         self.logger = logger
         self.metrics = UpstreamMetrics(upstreams: configuration.upstreams)
         self.selector = UpstreamSelector(count: configuration.upstreams.count, penalty: configuration.failurePenalty)
+        self.pools = UpstreamSocketPools(configuration: configuration, metrics: metrics, logger: logger)
     }
 
     /// Queries currently waiting on upstreams.
@@ -61,21 +66,32 @@ public final class DNSForwarder: Sendable {
         let socketLoop = DatagramBootstrap(validatingGroup: eventLoop) == nil ? group.next() : eventLoop
         let promise = socketLoop.makePromise(of: UpstreamAnswer.self)
         promise.futureResult.whenComplete { _ in self.inFlight.subtract(1, ordering: .relaxed) }
-        let order = selector.order(now: .now())
         if socketLoop.inEventLoop {
-            UpstreamResolution(
-                forwarder: self, query: query, question: question, order: order, eventLoop: socketLoop,
-                promise: promise
-            ).start()
+            begin(query, question: question, promise: promise, on: socketLoop)
         } else {
-            socketLoop.execute {
-                UpstreamResolution(
-                    forwarder: self, query: query, question: question, order: order, eventLoop: socketLoop,
-                    promise: promise
-                ).start()
-            }
+            socketLoop.execute { self.begin(query, question: question, promise: promise, on: socketLoop) }
         }
         return promise.futureResult.hop(to: eventLoop)
+    }
+
+    /// On `eventLoop`: joins the resolution of an identical query already in flight on this loop
+    /// (same name, type, class, header flags and DO bit: the upstream would get the same query),
+    /// so a burst of misses for one name sends one upstream query; otherwise starts one.
+    private func begin(
+        _ query: DNSMessage, question: DNSQuestion, promise: EventLoopPromise<UpstreamAnswer>, on eventLoop: any EventLoop
+    ) {
+        let pool = pools.pool(for: eventLoop)
+        let key = UpstreamResolution.Key(query, question: question)
+        if let running = pool.resolutions[key] {
+            metrics.recordCoalesced()
+            running.join(query, promise: promise)
+            return
+        }
+        let resolution = UpstreamResolution(
+            forwarder: self, query: query, question: question, key: key, order: selector.order(now: .now()),
+            pool: pool, promise: promise)
+        pool.resolutions[key] = resolution
+        resolution.start()
     }
 
     /// Forwards `query` from async code (see `resolve(_:on:)`).

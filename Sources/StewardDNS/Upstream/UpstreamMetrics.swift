@@ -39,6 +39,7 @@ public final class UpstreamMetrics: Sendable {
     private let overloadCount = Atomic<UInt64>(0)
     private let tcpRetryCount = Atomic<UInt64>(0)
     private let ignoredCount = Atomic<UInt64>(0)
+    private let coalescedCount = Atomic<UInt64>(0)
 
     init(upstreams: [SocketAddress]) {
         self.upstreams = upstreams.map(Upstream.init(address:))
@@ -59,6 +60,9 @@ public final class UpstreamMetrics: Sendable {
     /// Datagrams ignored because they did not match the attempt (wrong ID, question or source;
     /// RFC 5452 9.1) or could not be read. A rising rate can mean a spoofing attempt.
     public var ignoredResponses: UInt64 { ignoredCount.load(ordering: .relaxed) }
+    /// Client queries that joined an identical query already waiting on upstreams instead of
+    /// sending their own (counted in `queries` too).
+    public var coalesced: UInt64 { coalescedCount.load(ordering: .relaxed) }
 
     // MARK: Recording
 
@@ -68,6 +72,7 @@ public final class UpstreamMetrics: Sendable {
     func recordOverloaded() { overloadCount.add(1, ordering: .relaxed) }
     func recordTCPRetry() { tcpRetryCount.add(1, ordering: .relaxed) }
     func recordIgnored() { ignoredCount.add(1, ordering: .relaxed) }
+    func recordCoalesced() { coalescedCount.add(1, ordering: .relaxed) }
 
     func recordAttempt(_ upstream: Int) {
         upstreams[upstream].attemptCount.add(1, ordering: .relaxed)

@@ -34,13 +34,20 @@ struct UpstreamQuery: Sendable {
         header.aa = false
         header.ra = false
         header.rcode = .noError
-        let message = DNSMessage(
-            header: header, questions: [question],
-            edns: EDNS(udpPayloadSize: Self.advertisedPayloadSize, dnssecOK: clientQuery.edns?.dnssecOK ?? false))
+        // Written directly: what `DNSMessage(header:questions:edns:).encoded()` writes for one
+        // question and an OPT record (a single name has nothing to compress), without building
+        // the message and its compression table for every forwarded query.
+        let opt = EDNS(udpPayloadSize: Self.advertisedPayloadSize, dnssecOK: clientQuery.edns?.dnssecOK ?? false)
+        var wire = ByteBuffer()
+        wire.reserveCapacity(DNSHeader.size + question.name.wireLength + 4 + opt.wireLength)
+        wire.writeMultipleIntegers(header.id, header.flags, UInt16(1), UInt16(0), UInt16(0), UInt16(1))
+        wire.writeBytes(question.name.wireBytes)
+        wire.writeMultipleIntegers(question.type.rawValue, question.class.rawValue)
+        opt.encode(into: &wire)
         self.id = id
         self.question = question
         self.upstream = upstream
-        self.wire = message.encoded()
+        self.wire = wire
     }
 
     /// What to do with a message received during the attempt.

@@ -4,15 +4,12 @@ import NIOPosix
 import StewardDNSWire
 
 /// One client query's trip through the upstreams: performs what `UpstreamResolutionStateMachine`
-/// decides, one attempt at a time, and completes `promise` once.
+/// decides, one attempt at a time, and completes `promise` once — and the promise of every
+/// identical query that joined it meanwhile, each answer with that client's ID and question.
 ///
-/// Source-port randomisation (RFC 5452 9.2, 10): every UDP attempt opens a new datagram socket
-/// connected to the upstream, so the kernel picks a fresh random ephemeral port, and closes it when
-/// the attempt ends. Together with the random ID that is about 32 bits an off-path attacker must
-/// guess, and a socket only ever waits for one answer. (A pool of long-lived sockets would save
-/// a socket() and connect() per query but give an attacker a fixed target for as long as a socket
-/// lives; at a district's query rate the syscalls are cheap.) Connected sockets also let the
-/// kernel drop datagrams from any other address and report ICMP port unreachable at once.
+/// UDP attempts go out on the event loop's pooled sockets (`UpstreamSocketPool`, which explains
+/// how source ports stay random); each attempt of a query uses a socket the query has not used
+/// yet, with a new random ID. TCP retries open their own connection.
 ///
 /// Not `Sendable`: created, run and finished on `eventLoop`, which must be able to host NIOPosix
 /// sockets; attempts run on the same loop, so there is no hopping and no locking.
@@ -22,25 +19,63 @@ final class UpstreamResolution {
     private let question: DNSQuestion
     private let eventLoop: any EventLoop
     private let promise: EventLoopPromise<UpstreamAnswer>
+    /// Identical queries that joined while this one was in flight.
+    private var joined: [(query: DNSMessage, promise: EventLoopPromise<UpstreamAnswer>)] = []
+    /// Where this resolution is listed for identical queries to join, and under which key; it
+    /// leaves the list when it ends, before any promise is completed.
+    private let pool: UpstreamSocketPool
+    private let key: Key
     private var machine: UpstreamResolutionStateMachine
     private var attemptStarted = NIODeadline.now()
     /// Latency of the last answer from each upstream (for a fallback answer returned later).
     private var latencies: [Int: TimeAmount] = [:]
+    /// The sockets this query's UDP attempts used, so that every attempt gets another port.
+    private var usedSockets: [ObjectIdentifier] = []
 
     init(
-        forwarder: DNSForwarder, query: DNSMessage, question: DNSQuestion, order: [Int], eventLoop: any EventLoop,
-        promise: EventLoopPromise<UpstreamAnswer>
+        forwarder: DNSForwarder, query: DNSMessage, question: DNSQuestion, key: Key, order: [Int],
+        pool: UpstreamSocketPool, promise: EventLoopPromise<UpstreamAnswer>
     ) {
+        self.pool = pool
+        self.key = key
         self.forwarder = forwarder
         self.clientQuery = query
         self.question = question
-        self.eventLoop = eventLoop
+        self.eventLoop = pool.eventLoop
         self.promise = promise
         self.machine = UpstreamResolutionStateMachine(order: order, attempts: forwarder.configuration.attempts)
     }
 
+    /// What makes two queries identical for the upstream: the question (name compared
+    /// case-insensitively, RFC 4343), the header flags the forwarded query copies (opcode, RD, Z,
+    /// AD, CD) and the DO bit (see `UpstreamQuery.init(forwarding:question:id:to:)`).
+    struct Key: Hashable {
+        let name: DNSName
+        let type: DNSRecordType
+        let `class`: DNSClass
+        let flags: UInt16
+        let dnssecOK: Bool
+
+        init(_ query: DNSMessage, question: DNSQuestion) {
+            name = question.name
+            type = question.type
+            self.class = question.class
+            flags = query.header.flags & 0x7970
+            dnssecOK = query.edns?.dnssecOK ?? false
+        }
+    }
+
     func start() {
         perform(machine.start())
+    }
+
+    /// Answers `query` (identical to this one, see `Key`) with this resolution's outcome.
+    func join(_ query: DNSMessage, promise: EventLoopPromise<UpstreamAnswer>) {
+        joined.append((query, promise))
+    }
+
+    private func done() {
+        if pool.resolutions[key] === self { pool.resolutions[key] = nil }
     }
 
     private func perform(_ action: UpstreamResolutionStateMachine.Action) {
@@ -48,35 +83,44 @@ final class UpstreamResolution {
         switch action {
         case .send(let upstream, let transport):
             let address = forwarder.configuration.upstreams[upstream]
-            var random = SystemRandomNumberGenerator()
-            let query = UpstreamQuery(
-                forwarding: clientQuery, question: question, id: UInt16.random(in: .min ... .max, using: &random),
-                to: address)
             metrics.recordAttempt(upstream)
-            let attempt: EventLoopFuture<UpstreamAttemptResult>
             switch transport {
             case .udp:
                 attemptStarted = .now()
-                attempt = sendUDP(query)
+                sendUDP(to: upstream)
             case .tcp:
                 metrics.recordTCPRetry()
-                attempt = sendTCP(query)
-            }
-            attempt.assumeIsolated().whenSuccess { result in
-                self.attemptEnded(result, upstream: upstream, transport: transport)
+                var random = SystemRandomNumberGenerator()
+                let query = UpstreamQuery(
+                    forwarding: clientQuery, question: question,
+                    id: UInt16.random(in: .min ... .max, using: &random), to: address)
+                sendTCP(query).assumeIsolated().whenSuccess { result in
+                    self.attemptEnded(result, upstream: upstream, transport: .tcp)
+                }
             }
         case .succeed(let message, let upstream, let viaTCP):
-            metrics.recordAnswered()
-            promise.succeed(
-                UpstreamAnswer(
-                    message: UpstreamQuery.clientResponse(from: message, to: clientQuery), upstream: upstream,
-                    latency: latencies[upstream] ?? .now() - attemptStarted, viaTCP: viaTCP))
+            done()
+            let latency = latencies[upstream] ?? .now() - attemptStarted
+            func answer(_ query: DNSMessage, _ promise: EventLoopPromise<UpstreamAnswer>) {
+                metrics.recordAnswered()
+                promise.succeed(
+                    UpstreamAnswer(
+                        message: UpstreamQuery.clientResponse(from: message, to: query), upstream: upstream,
+                        latency: latency, viaTCP: viaTCP))
+            }
+            answer(clientQuery, promise)
+            for (query, promise) in joined { answer(query, promise) }
         case .fail(let error):
-            metrics.recordFailed()
+            done()
             forwarder.logger.debug(
                 "upstream resolution failed",
                 metadata: ["question": "\(question.name) \(question.type)", "error": "\(error)"])
+            metrics.recordFailed()
             promise.fail(error)
+            for (_, promise) in joined {
+                metrics.recordFailed()
+                promise.fail(error)
+            }
         }
     }
 
@@ -104,24 +148,15 @@ final class UpstreamResolution {
         perform(machine.attemptEnded(result))
     }
 
-    private func sendUDP(_ query: UpstreamQuery) -> EventLoopFuture<UpstreamAttemptResult> {
-        let attempt = eventLoop.makePromise(of: UpstreamAttemptResult.self)
-        let timeout = forwarder.configuration.timeout
-        let metrics = forwarder.metrics
-        let logger = forwarder.logger
-        DatagramBootstrap(group: eventLoop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        UpstreamUDPHandler(
-                            query: query, timeout: timeout, promise: attempt, metrics: metrics, logger: logger))
-                }
-            }
-            .connect(to: query.upstream)
-            .whenFailure { error in
-                attempt.succeed(.failed(.transport("UDP socket to \(query.upstream): \(error)")))
-            }
-        return attempt.futureResult
+    private func sendUDP(to upstream: Int) {
+        let socket = pool.socket(to: upstream, avoiding: usedSockets)
+        usedSockets.append(ObjectIdentifier(socket))
+        let address = forwarder.configuration.upstreams[upstream]
+        socket.send(timeout: forwarder.configuration.timeout) { id in
+            UpstreamQuery(forwarding: clientQuery, question: question, id: id, to: address)
+        } completion: { result in
+            self.attemptEnded(result, upstream: upstream, transport: .udp)
+        }
     }
 
     private func sendTCP(_ query: UpstreamQuery) -> EventLoopFuture<UpstreamAttemptResult> {

@@ -2,9 +2,10 @@ import Synchronization
 
 /// Who is behind a client address: the identity sessions that the portal, RADIUS, proxy login or
 /// an administrator open, kept in memory. The DNS filter and the proxy do one dictionary read under
-/// a short lock per request; they never touch a disk. The directory keeps this map current from the
-/// store (`replaceAll`), and a node that opens a session itself also puts it here at once (`open`).
-/// A client with no session is identified by its network zone only.
+/// a short lock per request (none at all while no session is open); they never touch a disk. The
+/// directory keeps this map current from the store (`replaceAll`), and a node that opens a session
+/// itself also puts it here at once (`open`). A client with no session is identified by its
+/// network zone only.
 public final class ClientIdentities: Sendable {
     public struct Session: Sendable, Hashable {
         public var person: Person
@@ -23,25 +24,38 @@ public final class ClientIdentities: Sendable {
     }
 
     private let sessions = Mutex<[IPAddress: Session]>([:])
+    /// How many sessions are open, so that the query path skips the lock when there are none
+    /// (the common case for a district that identifies clients by network only).
+    private let openCount = Atomic<Int>(0)
 
     public init() {}
 
     public func open(_ session: Session, for address: IPAddress) {
-        sessions.withLock { $0[address] = session }
+        sessions.withLock { sessions in
+            sessions[address] = session
+            openCount.store(sessions.count, ordering: .releasing)
+        }
     }
 
     public func close(_ address: IPAddress) {
-        _ = sessions.withLock { $0.removeValue(forKey: address) }
+        sessions.withLock { sessions in
+            sessions.removeValue(forKey: address)
+            openCount.store(sessions.count, ordering: .releasing)
+        }
     }
 
     /// Replaces every session at once (the directory's view after a change in the store).
     public func replaceAll(_ current: [IPAddress: Session]) {
-        sessions.withLock { $0 = current }
+        sessions.withLock { sessions in
+            sessions = current
+            openCount.store(sessions.count, ordering: .releasing)
+        }
     }
 
     /// The person signed in at `address` at `now`, if the session has not expired.
     public func person(at address: IPAddress, now: Int64) -> Person? {
-        sessions.withLock { sessions in
+        guard openCount.load(ordering: .acquiring) > 0 else { return nil }
+        return sessions.withLock { sessions in
             guard let session = sessions[address] else { return nil }
             return session.expires > now ? session.person : nil
         }

@@ -1,0 +1,72 @@
+import NIOCore
+import StewardActivity
+import StewardDNSWire
+import StewardPolicy
+
+/// The fast path's cache hit: a simple query for an allowed name whose answer is cached is
+/// answered by copying the cached sections (`DNSCachedWire`) after the query's header and
+/// question. It gives the answer the general path gives — same decision, same checks of the
+/// answer's other names and addresses against the asking client's policy, same TTLs, same event —
+/// and declines (nil: the general path runs) whenever the general path would do anything else:
+/// a warning with a block page, a SafeSearch rewrite, a cached answer that the policy blocks, or
+/// one that does not fit the client's size.
+extension DNSFilter {
+    func cachedAnswer(
+        _ packet: ByteBuffer, preview: DNSQueryPreview, client: IPAddress, zone: Int32, transport: Transport,
+        snapshot: PolicySnapshot, subject: Subject, decision: Decision, now: Int64, started: NIODeadline
+    ) -> ByteBuffer? {
+        guard let wireCache else { return nil }
+        if decision.action == .warn, configuration.blockPageIPv4 != nil || configuration.blockPageIPv6 != nil {
+            return nil
+        }
+        // The key straight from the packet: the name lower-cased as the cache keys it.
+        guard let lowered = preview.lowercasedNameWire(in: packet), let name = try? DNSName(wireBytes: lowered) else {
+            return nil
+        }
+        // SafeSearch and the activity event both need the name as text (`lowercasedText`, as on the
+        // general path); only make it when used.
+        var text: String? = nil
+        if subject.safeSearch || subject.youTube != .off {
+            let lowered = name.description
+            if SafeSearch.target(for: lowered, subject: subject) != nil { return nil }
+            text = lowered
+        }
+        let key = DNSCacheKey(lowercasedWire: lowered, type: preview.qtype, class: preview.qclass)
+        guard let (wire, elapsed) = wireCache.wireLookup(key, now: started) else { return nil }
+        for check in wire.checks {
+            switch check {
+            case .name(let name):
+                let aliased = name.withUTF8Text { bytes in
+                    snapshot.decide(name: bytes, subject: subject, zone: zone, at: now)
+                }
+                if aliased.action == .block { return nil }
+            case .address(let address):
+                let categories = snapshot.lists.categories(ofAddress: address)
+                if !categories.isEmpty,
+                    snapshot.decide(categories: categories, subject: subject, zone: zone, at: now, file: nil).action
+                        == .block
+                {
+                    return nil
+                }
+            }
+        }
+        let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
+        let size = wire.responseSize(questionEnd: questionEnd, withOPT: preview.opt != nil)
+        if transport == .udp, size > preview.maxResponseSize { return nil }
+
+        var response = ByteBufferAllocator().buffer(capacity: size)
+        wire.write(into: &response, packet: packet, preview: preview, elapsed: elapsed)
+        DNSMetrics.bump(metrics.cacheHits)
+        count(decision)
+        if let recorder {
+            let elapsedMicros = (NIODeadline.now() - started).nanoseconds / 1000
+            recorder.record(
+                ActivityEvent(
+                    time: now * 1_000_000_000, source: .dns, client: client, personID: subject.personID,
+                    name: text ?? name.description, queryType: preview.qtype.rawValue, decision: decision,
+                    snapshot: snapshot, responseCode: wire.rcode, latencyMicros: UInt32(clamping: elapsedMicros),
+                    cacheHit: true, upstream: -1))
+        }
+        return response
+    }
+}
