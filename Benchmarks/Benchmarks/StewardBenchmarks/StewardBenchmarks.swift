@@ -1,4 +1,5 @@
-// Hot-path benchmarks for Steward: compiling category lists, and `PolicySnapshot.decide` for a name.
+// Hot-path benchmarks for Steward: compiling category lists, `PolicySnapshot.decide` for a name, and
+// the DNS cache hit (DNSBenchmarks.swift).
 // See ../../README.md for how to run them and the figures measured.
 
 import Benchmark
@@ -247,4 +248,6 @@ let benchmarks: @Sendable () -> Void = {
     decideBenchmark("decide 2M blocked") { try twoMillionCase(.blocked) }
     decideBenchmark("decide 2M deep subdomain") { try twoMillionCase(.deepSubdomain) }
     decideBenchmark("decide 2M allowed") { try twoMillionCase(.allowed) }
+
+    dnsBenchmarks()
 }
