@@ -76,9 +76,11 @@ public struct PolicyReloader: Service {
                 }
             }
             group.addTask {
-                while !Task.isShuttingDownGracefully {
+                // Cancellation ends the loop too: a cancelled sleep returns at once, and polling on
+                // would spin a core.
+                while !Task.isShuttingDownGracefully, !Task.isCancelled {
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
-                    if Task.isShuttingDownGracefully { break }
+                    if Task.isShuttingDownGracefully || Task.isCancelled { break }
                     if changed() {
                         logger.info("policy files changed: reloading the policy")
                         await reload()

@@ -1,20 +1,29 @@
 import Foundation
 import PostgresNIO
 import SQLKit
+import NIOPosix
 import SQLiteKit
 import StewardActivity
 
 /// Activity in the store, on its own connection: the writer hands it batches, each written in one
 /// transaction, so a crash loses at most the batch being written and corrupts nothing.
 ///
-/// The batch INSERT binds values in the driver's own types (SQLite values, PostgreSQL bindings)
-/// rather than through SQLKit's per-value encoder, which under the DNS benchmark cost more CPU than
-/// the answers it recorded (measured with `perf`). Every other query goes through SQLKit.
+/// The batch INSERT binds values in the driver's own types rather than through SQLKit's per-value
+/// encoder, which under the DNS benchmark cost more CPU than the answers it recorded (measured with
+/// `perf`): on SQLite a prepared single-row INSERT stepped per event (`SQLiteActivityInserter`), on
+/// PostgreSQL multi-row INSERTs with PostgreSQL bindings. Every other query goes through SQLKit.
 public final class ActivityRepository: ActivityStore {
     let connection: StoreConnection
+    /// SQLite: the prepared single-row INSERT on a connection of its own (nil for PostgreSQL).
+    let inserter: SQLiteActivityInserter?
 
-    init(connection: StoreConnection) {
+    init(connection: StoreConnection) throws {
         self.connection = connection
+        if case .sqlite(let path) = connection.backend {
+            inserter = try SQLiteActivityInserter(path: path)
+        } else {
+            inserter = nil
+        }
     }
 
     /// Rows per INSERT statement (21 columns: 21,000 values, under SQLite's 32,766 and
@@ -29,25 +38,11 @@ public final class ActivityRepository: ActivityStore {
 
     public func write(_ records: [ActivityRecord]) async throws {
         guard !records.isEmpty else { return }
-        if try await connection.withSQLite({ try await Self.writeSQLite(records, on: $0) }) != nil { return }
-        _ = try await connection.withPostgres { try await Self.writePostgres(records, on: $0, logger: connection.logger) }
-    }
-
-    static func writeSQLite(_ records: [ActivityRecord], on connection: SQLiteConnection) async throws {
-        _ = try await connection.query("BEGIN IMMEDIATE")
-        do {
-            for start in stride(from: 0, to: records.count, by: rowsPerStatement) {
-                let end = min(records.count, start + rowsPerStatement)
-                var binds: [SQLiteData] = []
-                binds.reserveCapacity((end - start) * columns.count)
-                for record in records[start..<end] { appendSQLite(record, to: &binds) }
-                _ = try await connection.query(insertStatement(rows: end - start, dialect: .sqlite), binds)
-            }
-            _ = try await connection.query("COMMIT")
-        } catch {
-            _ = try? await connection.query("ROLLBACK")
-            throw error
+        if let inserter {
+            try await NIOThreadPool.singleton.runIfActive { try inserter.write(records) }
+            return
         }
+        _ = try await connection.withPostgres { try await Self.writePostgres(records, on: $0, logger: connection.logger) }
     }
 
     static func writePostgres(_ records: [ActivityRecord], on connection: PostgresConnection, logger: Logger) async throws {
@@ -68,14 +63,11 @@ public final class ActivityRepository: ActivityStore {
         }
     }
 
-    /// `INSERT INTO activity (…) VALUES (…), …` for `rows` rows (`?` for SQLite, `$n` for PostgreSQL);
-    /// the full-size statements are built once.
+    /// `INSERT INTO activity (…) VALUES ($1, …), …` for `rows` rows; the full-size statement is built once.
     static func insertStatement(rows: Int, dialect: StoreConnection.Dialect) -> String {
-        if rows == rowsPerStatement { return dialect == .sqlite ? fullSQLite : fullPostgres }
-        return makeInsert(rows: rows, dialect: dialect)
+        rows == rowsPerStatement ? fullPostgres : makeInsert(rows: rows, dialect: dialect)
     }
 
-    static let fullSQLite = makeInsert(rows: rowsPerStatement, dialect: .sqlite)
     static let fullPostgres = makeInsert(rows: rowsPerStatement, dialect: .postgres)
 
     static func makeInsert(rows: Int, dialect: StoreConnection.Dialect) -> String {
@@ -92,31 +84,6 @@ public final class ActivityRepository: ActivityStore {
             text += ")"
         }
         return text
-    }
-
-    static func appendSQLite(_ record: ActivityRecord, to binds: inout [SQLiteData]) {
-        func text(_ value: String?) -> SQLiteData { value.map { .text($0) } ?? .null }
-        binds.append(.integer(Int(record.time)))
-        binds.append(.text(record.source))
-        binds.append(.text(record.client))
-        binds.append(text(record.personID))
-        binds.append(text(record.group))
-        binds.append(.text(record.name))
-        binds.append(.integer(record.queryType))
-        binds.append(text(record.method))
-        binds.append(text(record.path))
-        binds.append(.text(record.action))
-        binds.append(.text(record.cause))
-        binds.append(text(record.rule))
-        binds.append(.text(record.categories.joined(separator: ",")))
-        binds.append(text(record.clauseDocument))
-        binds.append(text(record.clauseSection))
-        binds.append(.integer(record.responseCode))
-        binds.append(.integer(record.latencyMicros))
-        binds.append(.integer(record.cacheHit ? 1 : 0))
-        binds.append(.integer(record.upstream))
-        binds.append(.integer(Int(record.bytesIn)))
-        binds.append(.integer(Int(record.bytesOut)))
     }
 
     static func appendPostgres(_ record: ActivityRecord, to binds: inout PostgresBindings) {
@@ -204,6 +171,7 @@ public final class ActivityRepository: ActivityStore {
     }
 
     public func close() async throws {
+        inserter?.close()
         await connection.close()
     }
 }

@@ -51,7 +51,13 @@ public final class Store: Sendable {
     /// A second connection for the activity writer, so a long import never holds up the writer's
     /// connection lock (SQLite still serialises the two writers, briefly, at commit).
     public func openActivity() async throws -> ActivityRepository {
-        ActivityRepository(connection: try await StoreConnection.open(backend, durable: false, logger: logger))
+        let connection = try await StoreConnection.open(backend, durable: false, logger: logger)
+        do {
+            return try ActivityRepository(connection: connection)
+        } catch {
+            await connection.close()
+            throw error
+        }
     }
 
     /// Writes a consistent copy of a SQLite store to `path` while it stays online (`VACUUM INTO`).

@@ -151,12 +151,6 @@ public final class StoreConnection: Sendable {
         }
     }
 
-    /// Runs `body` with the raw SQLite connection (bulk paths that bind values directly).
-    func withSQLite<T>(_ body: (SQLiteConnection) async throws -> T) async throws -> T? {
-        guard case .sqlite(let connection) = link.withLock({ $0 }) else { return nil }
-        return try await lock.withLock { try await body(connection) }
-    }
-
     /// Runs `body` with the raw PostgreSQL connection (bulk paths that bind values directly).
     func withPostgres<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T? {
         guard dialect == .postgres else { return nil }

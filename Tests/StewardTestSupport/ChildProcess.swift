@@ -96,7 +96,13 @@ extension ChildProcess {
                 let arguments = ["/bin/sh", "-c", command]
                 var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
                 defer { for pointer in argv { free(pointer) } }
-                guard posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0 else {
+                // The child keeps only standard input, output and error: a daemon it starts must not
+                // hold other tests' pipes open (their readers would never see the end).
+                var actions = posix_spawn_file_actions_t()
+                posix_spawn_file_actions_init(&actions)
+                defer { posix_spawn_file_actions_destroy(&actions) }
+                closeFrom(&actions, 3)
+                guard posix_spawn(&pid, "/bin/sh", &actions, nil, &argv, environ) == 0 else {
                     continuation.resume(returning: -1)
                     return
                 }
@@ -108,4 +114,15 @@ extension ChildProcess {
             thread.start()
         }
     }
+}
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc module
+/// does not import; looked up at run time.
+private func closeFrom(_ actions: inout posix_spawn_file_actions_t, _ descriptor: Int32) {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+        return
+    }
+    let addCloseFrom = unsafeBitCast(symbol, to: AddCloseFrom.self)
+    _ = addCloseFrom(&actions, descriptor)
 }
