@@ -2,7 +2,8 @@
 # Does the DNS query path slow down while the store is busy with a roster import? Runs the shared
 # DNS benchmark's mix workload against Steward twice, as ../shared/bench/dns/run.sh does (server
 # pinned to one core, dnsperf on the other, the harness's unbound stub as upstream), once quiet and
-# once while `steward import oneroster` runs in a loop against the same store (alternating two
+# once while `steward import oneroster` runs in a loop against the same store, on the client core
+# so that it does not take the server's core (alternating two
 # 50,000-person districts so every import writes). Prints q/s and the fixed-rate latency.
 # Usage: bench-dns-during-import.sh BENCH_DNS_DIR   (a writable copy of ../shared/bench/dns, set up)
 set -euo pipefail
@@ -28,7 +29,7 @@ run() {
   echo "  $1 at 5000 q/s: $(tr '\n' ' ' < "$work/lat-$1.pct")"
 }
 echo "mix, quiet:"; run quiet
-( while true; do for d in a b; do "$steward" import oneroster "$work/$d" --config "$work/node/steward.yaml" >>"$work/imports.log" 2>&1; done; done ) &
+( while true; do for d in a b; do taskset -c 0 "$steward" import oneroster "$work/$d" --config "$work/node/steward.yaml" >>"$work/imports.log" 2>&1; done; done ) &
 importer=$!
 sleep 1
 echo "mix, importing 50,000-person rosters in a loop:"; run importing
