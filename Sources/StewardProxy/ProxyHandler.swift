@@ -181,13 +181,18 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Plain HTTP
 
+    /// A connection to an origin, on this client's event loop (so the relay needs no locks).
+    private func originBootstrap(_ context: ChannelHandlerContext) -> ClientBootstrap {
+        ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(shared.configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+    }
+
     private func connectOrigin(_ context: ChannelHandlerContext, target: RequestTarget, head: HTTPRequestHead) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(shared.configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        originBootstrap(context)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -270,15 +275,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
         }
-        var headers = HTTPHeaders()
-        let named = Set(head.headers["Connection"].flatMap { $0.split(separator: ",") }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        })
-        for (name, value) in head.headers {
-            let lower = name.lowercased()
-            if ProxyRequest.hopByHop.contains(lower) || named.contains(lower) { continue }
-            headers.add(name: name, value: value)
-        }
+        var headers = ProxyRequest.endToEnd(head.headers)
         if !exchange.keepAlive { headers.add(name: "Connection", value: "close") }
         exchange.status = UInt16(head.status.code)
         exchange.responseStarted = true
@@ -360,9 +357,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(shared.configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        originBootstrap(context)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.autoRead, value: false)
             .connect(host: host, port: port)

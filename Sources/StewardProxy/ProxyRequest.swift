@@ -84,18 +84,26 @@ enum ProxyRequest: Equatable {
         "transfer-encoding", "upgrade",
     ]
 
+    /// The headers that are meant for the other end: without the hop-by-hop ones and those the
+    /// Connection header names.
+    static func endToEnd(_ headers: HTTPHeaders) -> HTTPHeaders {
+        let named = Set(headers["Connection"].flatMap { $0.split(separator: ",") }.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        })
+        var kept = HTTPHeaders()
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            if hopByHop.contains(lower) || named.contains(lower) { continue }
+            kept.add(name: name, value: value)
+        }
+        return kept
+    }
+
     /// The head sent to the origin: origin-form target, the Host the proxy connects to, no hop-by-hop
     /// headers (nor any the Connection header names), one request per origin connection.
     static func originHead(_ head: HTTPRequestHead, target: RequestTarget, originForm: String) -> HTTPRequestHead {
-        var headers = HTTPHeaders()
-        let named = Set(head.headers["Connection"].flatMap { $0.split(separator: ",") }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        })
-        for (name, value) in head.headers {
-            let lower = name.lowercased()
-            if hopByHop.contains(lower) || named.contains(lower) || lower == "host" { continue }
-            headers.add(name: name, value: value)
-        }
+        var headers = endToEnd(head.headers)
+        headers.remove(name: "Host")
         if head.headers["Transfer-Encoding"].isEmpty == false { headers.add(name: "Transfer-Encoding", value: "chunked") }
         let hostIsIPv6 = target.address.map { !$0.isIPv4 } ?? false
         let host = hostIsIPv6 ? "[\(target.host)]" : target.host
