@@ -19,7 +19,9 @@ struct Harness {
 
     static let document = "Harmful material is filtered. No gambling."
 
-    static func config(upstreamPort: Int, dataDirectory: String, extraDNS: String) -> String {
+    static func config(
+        upstreamPort: Int, dataDirectory: String, extraDNS: String, listen: [String] = ["127.0.0.1:0"]
+    ) -> String {
         """
         district: {name: Test District, timezone: UTC}
         data-dir: \(dataDirectory)
@@ -44,7 +46,7 @@ struct Harness {
                 clause: {document: aup, section: Rules, text: No gambling.}
         metrics: {listen: "127.0.0.1:0"}
         dns:
-          listen: ["127.0.0.1:0"]
+          listen: [\(listen.map { "\"\($0)\"" }.joined(separator: ", "))]
           upstreams: ["127.0.0.1:\(upstreamPort)"]
           timeout-ms: 300
           attempts: 2
@@ -52,7 +54,7 @@ struct Harness {
         """
     }
 
-    static func start(upstreamPort: Int, extraDNS: String = "") async throws -> Harness {
+    static func start(upstreamPort: Int, extraDNS: String = "", listen: [String] = ["127.0.0.1:0"]) async throws -> Harness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-dns-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try document.write(to: directory.appendingPathComponent("aup.txt"), atomically: true, encoding: .utf8)
@@ -60,7 +62,9 @@ struct Harness {
             to: directory.appendingPathComponent("gambling.txt"), atomically: true, encoding: .utf8)
         try "adult.example\n".write(to: directory.appendingPathComponent("adult.txt"), atomically: true, encoding: .utf8)
         let configFile = directory.appendingPathComponent("steward.yaml")
-        try config(upstreamPort: upstreamPort, dataDirectory: directory.appendingPathComponent("data").path, extraDNS: extraDNS)
+        try config(
+            upstreamPort: upstreamPort, dataDirectory: directory.appendingPathComponent("data").path, extraDNS: extraDNS,
+            listen: listen)
             .write(to: configFile, atomically: true, encoding: .utf8)
         let loaded = try PolicyLoader.load(configFile: configFile.path)
         var logger = Logger(label: "steward-test")
