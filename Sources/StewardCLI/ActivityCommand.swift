@@ -43,8 +43,14 @@ struct ActivityCommand: AsyncParsableCommand {
                 actor: StoreAccess.actor, action: "activity.view", subject: user,
                 detail: "since \(since)" + (reason.isEmpty ? "" : "; reason: \(reason)"))
             let activity = try await store.openActivity()
-            defer { Task { try? await activity.close() } }
-            return try await activity.activity(personID: user, since: from, limit: limit)
+            do {
+                let records = try await activity.activity(personID: user, since: from, limit: limit)
+                try await activity.close()
+                return records
+            } catch {
+                try? await activity.close()
+                throw error
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
