@@ -141,6 +141,18 @@ final class TunnelPeekHandler: ChannelInboundHandler, RemovableChannelHandler {
         shared.recorder.record(exchange.event(client: client))
     }
 
+    /// The client finished sending before any ClientHello: no tunnel will follow.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event, !done {
+            done = true
+            timeout?.cancel()
+            origin.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         if !done {
             done = true
