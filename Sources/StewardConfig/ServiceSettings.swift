@@ -63,14 +63,6 @@ public struct StoreSettings: Sendable {
     public var url: String?
 
     public init() {}
-
-    /// The URL with any password replaced, for messages and logs.
-    public static func redacted(_ url: String) -> String {
-        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
-    }
 }
 
 /// `directory:` — identity sessions.

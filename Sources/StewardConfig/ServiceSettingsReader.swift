@@ -82,7 +82,7 @@ enum ServiceSettingsReader {
             if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
                 settings.url = text
             } else {
-                url.problem("'\(StoreSettings.redacted(text))' is not a PostgreSQL URL (postgres://user:password@host:5432/database)")
+                url.problem("'\(redactingPassword(text))' is not a PostgreSQL URL (postgres://user:password@host:5432/database)")
             }
         }
         return settings

@@ -29,6 +29,11 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         var decision: Decision
         var snapshot: PolicySnapshot
         var personID: String?
+        /// Who was decided for, so the response's MIME type is decided for the same subject.
+        var subject: Subject
+        var zone: Int32
+        /// The request path's file type, if it names one.
+        var fileExtension: String? = nil
         var keepAlive: Bool
         var status: UInt16 = 0
         var bytesIn: Int64 = 0
@@ -104,7 +109,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 address.map { .address($0) } ?? .name(host), subject: subject, zone: zone, at: instant)
             var exchange = Exchange(
                 started: .now(), method: "CONNECT", host: host, path: nil, decision: decision, snapshot: snapshot,
-                personID: person?.id, keepAlive: false)
+                personID: person?.id, subject: subject, zone: zone, keepAlive: false)
             guard decision.action != .block else {
                 exchange.status = 403
                 record(exchange)
@@ -123,7 +128,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             let decision = snapshot.decide(categories: categories, subject: subject, zone: zone, at: instant, file: target.fileInfo)
             var exchange = Exchange(
                 started: .now(), method: head.method.rawValue, host: target.host, path: originForm, decision: decision,
-                snapshot: snapshot, personID: person?.id, keepAlive: head.isKeepAlive)
+                snapshot: snapshot, personID: person?.id, subject: subject, zone: zone,
+                fileExtension: target.fileInfo?.fileExtension, keepAlive: head.isKeepAlive)
             guard decision.action != .block else {
                 exchange.status = 403
                 record(exchange)
@@ -226,7 +232,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .success(let origin):
             shared.metrics.allowed.add(1, ordering: .relaxed)
             origin.write(HTTPClientRequestPart.head(head), promise: nil)
-            var ended = false
             for part in held {
                 switch part {
                 case .body(let buffer):
@@ -234,13 +239,11 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                     origin.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
                 case .end(let trailers):
                     origin.write(HTTPClientRequestPart.end(trailers), promise: nil)
-                    ended = true
                 case .head:
                     break
                 }
             }
             origin.flush()
-            _ = ended
             state = .forwarding(exchange, origin: origin)
         }
     }
@@ -254,13 +257,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         if let mime, !mime.isEmpty {
             let snapshot = exchange.snapshot
-            let file = FileInfo(fileExtension: fileExtension(of: exchange.path), mimeType: mime)
-            let person = exchange.personID.flatMap { _ in shared.identities.person(at: client, now: Int64(Date.now.timeIntervalSince1970)) }
-            let zone = snapshot.zone(for: client)
-            let subject = person.map { snapshot.subject(for: $0) } ?? snapshot.subject(forZone: zone)
             let decision = snapshot.decide(
-                categories: exchange.decision.categories, subject: subject, zone: zone,
-                at: Int64(Date.now.timeIntervalSince1970), file: file)
+                categories: exchange.decision.categories, subject: exchange.subject, zone: exchange.zone,
+                at: Int64(Date.now.timeIntervalSince1970),
+                file: FileInfo(fileExtension: exchange.fileExtension, mimeType: mime))
             if decision.action == .block {
                 exchange.decision = decision
                 exchange.status = 403
@@ -341,11 +341,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         state = .idle
         context.fireChannelInactive()
-    }
-
-    private func fileExtension(of path: String?) -> String? {
-        guard let path, case .success(let target) = RequestTarget.parse("http://x" + path) else { return nil }
-        return target.fileInfo?.fileExtension
     }
 
     // MARK: Tunnels

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import StewardPolicy
 import StewardStore
+import Synchronization
 
 /// Keeps the in-memory identity map (client address → person) in step with the store: the DNS
 /// filter and the proxy read the map, never the database. Every node polls the directory's version
@@ -13,11 +14,11 @@ public struct DirectorySync: Service {
     let identities: ClientIdentities
     let interval: Duration
     let logger: Logger
+    /// The directory version last loaded (-1: none yet).
     private let seen = SeenVersion()
 
-    final class SeenVersion: @unchecked Sendable {
-        // Only the service's own task (and `refresh` before it starts) touch it, one at a time.
-        var value: Int64 = -1
+    final class SeenVersion: Sendable {
+        let value = Atomic<Int64>(-1)
     }
 
     public init(store: Store, identities: ClientIdentities, interval: Duration = .seconds(2), logger: Logger) {
@@ -31,7 +32,7 @@ public struct DirectorySync: Service {
     @discardableResult
     public func refresh(force: Bool = false) async throws -> Bool {
         let version = try await store.directory.version()
-        guard force || version != seen.value else { return false }
+        guard force || version != seen.value.load(ordering: .relaxed) else { return false }
         let now = unixNow()
         var map: [IPAddress: ClientIdentities.Session] = [:]
         for (session, person) in try await store.directory.activeSessions(now: now) {
@@ -39,7 +40,7 @@ public struct DirectorySync: Service {
                 person: person, expires: session.expiresAt, source: session.source, deviceID: session.deviceID)
         }
         identities.replaceAll(map)
-        seen.value = version
+        seen.value.store(version, ordering: .relaxed)
         logger.debug("identity sessions loaded", metadata: ["sessions": "\(map.count)", "version": "\(version)"])
         return true
     }

@@ -26,8 +26,7 @@ public final class ActivityRepository: ActivityStore {
         }
     }
 
-    /// Rows per INSERT statement (21 columns: 21,000 values, under SQLite's 32,766 and
-    /// PostgreSQL's 65,535).
+    /// Rows per PostgreSQL INSERT statement (21 columns: 21,000 values, under its 65,535).
     static let rowsPerStatement = 1000
 
     static let columns = [
@@ -53,7 +52,7 @@ public final class ActivityRepository: ActivityStore {
                 var binds = PostgresBindings(capacity: (end - start) * columns.count)
                 for record in records[start..<end] { appendPostgres(record, to: &binds) }
                 try await connection.query(
-                    PostgresQuery(unsafeSQL: insertStatement(rows: end - start, dialect: .postgres), binds: binds),
+                    PostgresQuery(unsafeSQL: insertStatement(rows: end - start), binds: binds),
                     logger: logger)
             }
             try await connection.query("COMMIT", logger: logger)
@@ -64,13 +63,13 @@ public final class ActivityRepository: ActivityStore {
     }
 
     /// `INSERT INTO activity (…) VALUES ($1, …), …` for `rows` rows; the full-size statement is built once.
-    static func insertStatement(rows: Int, dialect: StoreConnection.Dialect) -> String {
-        rows == rowsPerStatement ? fullPostgres : makeInsert(rows: rows, dialect: dialect)
+    static func insertStatement(rows: Int) -> String {
+        rows == rowsPerStatement ? fullInsert : makeInsert(rows: rows)
     }
 
-    static let fullPostgres = makeInsert(rows: rowsPerStatement, dialect: .postgres)
+    static let fullInsert = makeInsert(rows: rowsPerStatement)
 
-    static func makeInsert(rows: Int, dialect: StoreConnection.Dialect) -> String {
+    static func makeInsert(rows: Int) -> String {
         var text = "INSERT INTO activity (" + columns.joined(separator: ",") + ") VALUES "
         var parameter = 0
         for row in 0..<rows {
@@ -79,7 +78,7 @@ public final class ActivityRepository: ActivityStore {
             for column in 0..<columns.count {
                 if column > 0 { text += "," }
                 parameter += 1
-                text += dialect == .sqlite ? "?" : "$\(parameter)"
+                text += "$\(parameter)"
             }
             text += ")"
         }

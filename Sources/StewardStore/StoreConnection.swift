@@ -6,6 +6,7 @@ import PostgresKit
 import PostgresNIO
 import SQLKit
 import SQLiteKit
+import StewardPolicy
 import Synchronization
 
 /// Which database a node keeps its data in.
@@ -18,14 +19,8 @@ public enum StoreBackend: Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .sqlite(let path): "SQLite \(path)"
-        case .postgres(let url): "PostgreSQL \(Self.redacted(url))"
+        case .postgres(let url): "PostgreSQL \(redactingPassword(url))"
         }
-    }
-
-    static func redacted(_ url: String) -> String {
-        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
-        guard let colon = url[scheme.upperBound..<at].firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
     }
 }
 
@@ -101,7 +96,7 @@ public final class StoreConnection: Sendable {
         do {
             configuration = try SQLPostgresConfiguration(url: url)
         } catch {
-            throw StoreError(.unavailable, "'\(StoreBackend.redacted(url))' is not a usable PostgreSQL URL", underlying: error)
+            throw StoreError(.unavailable, "'\(redactingPassword(url))' is not a usable PostgreSQL URL", underlying: error)
         }
         do {
             return try await PostgresConnection.connect(
@@ -109,7 +104,7 @@ public final class StoreConnection: Sendable {
                 id: Int.random(in: 1...Int(Int32.max)), logger: logger)
         } catch {
             throw StoreError(
-                .unavailable, "cannot connect to PostgreSQL at \(StoreBackend.redacted(url)): \(String(reflecting: error))",
+                .unavailable, "cannot connect to PostgreSQL at \(redactingPassword(url)): \(String(reflecting: error))",
                 underlying: error)
         }
     }

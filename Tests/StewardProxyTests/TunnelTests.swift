@@ -6,6 +6,10 @@ import Testing
 /// CONNECT tunnels to a real TLS origin (`openssl s_server`), through the proxy, with `curl` and
 /// `openssl s_client`: the ClientHello's server name is checked before any byte reaches the origin.
 @Suite(.serialized) struct TunnelTests {
+    struct OriginFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+
     struct TLSOrigin {
         let port: Int
         let server: BackgroundProcess
@@ -38,7 +42,7 @@ import Testing
                 lastError = (try? String(contentsOf: server.log, encoding: .utf8)) ?? ""
                 server.stop()
             }
-            throw CancellationError()  // the TLS origin never listened
+            throw OriginFailed(description: "openssl s_server never listened: \(lastError)")
         }
 
         func stop() {
