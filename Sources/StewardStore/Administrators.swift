@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdBcrypt
+import NIOPosix
 import SQLKit
 
 /// The people who run Steward, each with a role and, for building administrators, the buildings
@@ -56,7 +57,7 @@ public struct Administrators: Sendable {
         if role != .buildingAdmin, !buildings.isEmpty {
             throw StoreError(.refused, "only a building administrator is scoped to buildings")
         }
-        let hash = Bcrypt.hash(password, cost: cost)
+        let hash = try await Self.hash(password, cost: cost)
         try await connection.transaction { database in
             if try await database.raw("SELECT username FROM admins WHERE username = \(bind: username)").first() != nil {
                 throw StoreError(.refused, "an administrator named '\(username)' already exists")
@@ -77,7 +78,7 @@ public struct Administrators: Sendable {
 
     public func setPassword(username: String, password: String, actor: String, cost: UInt8 = defaultCost) async throws {
         try Self.checkPassword(password)
-        let hash = Bcrypt.hash(password, cost: cost)
+        let hash = try await Self.hash(password, cost: cost)
         try await connection.transaction { database in
             guard try await database.raw("SELECT username FROM admins WHERE username = \(bind: username)").first() != nil
             else { throw StoreError(.notFound, "no administrator named '\(username)'") }
@@ -111,10 +112,18 @@ public struct Administrators: Sendable {
             ).first()
         }
         let hash = try row?.decode(column: "password_hash", as: String.self) ?? Self.decoyHash
-        let valid = Bcrypt.verify(password, hash: hash)
+        let valid = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
         guard valid, let row, try row.decode(column: "disabled", as: Int.self) == 0 else { return nil }
         return try await list().first { $0.username == username }
     }
 
-    static let decoyHash = Bcrypt.hash("steward-decoy-password", cost: defaultCost)
+    /// A hash of nothing anyone knows, checked for unknown names (a fixed string: hashing one at
+    /// run time would cost a quarter of a second on first use).
+    static let decoyHash = "$2b$12$GWndfUPxKgzwTYWCEwE9euTOF/e/BgnsinPrrQURex.5BdDglFmy6"
+
+    /// bcrypt is a quarter of a second of CPU by design: it runs on the thread pool, never on the
+    /// threads that run async tasks and event loops.
+    static func hash(_ password: String, cost: UInt8) async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+    }
 }
