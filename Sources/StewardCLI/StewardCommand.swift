@@ -8,7 +8,7 @@ public struct StewardCommand: AsyncParsableCommand {
         abstract: "Makes a school district's acceptable-use policy real on its network.",
         subcommands: [
             ServeCommand.self, CheckCommand.self, ListsCommand.self, ConfigCommand.self, ImportCommand.self,
-            PersonCommand.self, SessionCommand.self, DeviceCommand.self, ActivityCommand.self, AdminCommand.self,
+            PersonCommand.self, SessionCommand.self, DeviceCommand.self, ActivityCommand.self, AdminCommand.self, PasswordCommand.self,
             AuditCommand.self, DatabaseCommand.self, BackupCommand.self, BenchCommand.self,
         ]
     )

@@ -8,6 +8,7 @@ public enum ConfigurationLoader {
     static let topLevelKeys = [
         "district", "data-dir", "documents", "clauses", "lists", "roster", "groups", "zones", "schedules", "cipa",
         "revocation", "work-only", "default", "policies", "dns", "proxy", "activity", "metrics", "store", "directory",
+        "web",
     ]
 
     /// Files larger than this are refused rather than read (a configuration is a few kilobytes).
@@ -141,6 +142,12 @@ public enum ConfigurationLoader {
         if let store = top["store"] { config.store = ServiceSettingsReader.store(store) }
         if let proxy = top["proxy"] { config.proxy = ServiceSettingsReader.proxy(proxy) }
         if let directory = top["directory"] { config.directory = ServiceSettingsReader.directory(directory) }
+        if let web = top["web"] { config.web = ServiceSettingsReader.web(web) }
+        if let zones = top["zones"], config.policy.zones.contains(where: \.portal),
+            config.web?.portalIPv4 == nil && config.web?.portalIPv6 == nil
+        {
+            zones.problem("a zone requires sign-in (portal: true), so web.portal-address must give the portal's address")
+        }
         if let policies = top["policies"]?.sequence() {
             for entry in policies {
                 let (rules, file) = reader.policy(entry)

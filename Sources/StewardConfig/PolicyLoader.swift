@@ -10,11 +10,32 @@ public struct LoadedPolicy: Sendable {
     public let totalSeconds: Double
 }
 
+/// Policy held in the store rather than the configuration files.
+public struct PolicyOverrides: Sendable {
+    public var workOnly: [String: Bool]
+    public var exceptions: [PolicyDefinition.Exception]
+
+    public init(workOnly: [String: Bool] = [:], exceptions: [PolicyDefinition.Exception] = []) {
+        self.workOnly = workOnly
+        self.exceptions = exceptions
+    }
+
+    public var isEmpty: Bool { workOnly.isEmpty && exceptions.isEmpty }
+}
+
 /// Configuration file → compiled `PolicySnapshot`. Problems in the configuration, the lists'
 /// references and the rules all come back together as one `ConfigError`.
 public enum PolicyLoader {
     public static func load(configFile: String) throws(ConfigError) -> LoadedPolicy {
         let configuration = try ConfigurationLoader.load(path: configFile)
+        return try compile(configuration)
+    }
+
+    /// Loads the configuration and compiles it with the policy the store holds (approved
+    /// exceptions, "work only" switches) applied.
+    public static func load(configFile: String, overrides: PolicyOverrides) throws(ConfigError) -> LoadedPolicy {
+        var configuration = try ConfigurationLoader.load(path: configFile)
+        configuration.policy = configuration.policy.applying(workOnly: overrides.workOnly, exceptions: overrides.exceptions)
         return try compile(configuration)
     }
 

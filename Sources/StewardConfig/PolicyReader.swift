@@ -18,9 +18,33 @@ struct PolicyReader {
     }
 
     func document(_ value: YAMLValue) -> PolicyDocument? {
-        guard let keys = value.mapping(keys: ["id", "title", "file"], required: ["id", "title"]),
+        guard
+            let keys = value.mapping(
+                keys: ["id", "title", "file", "audience", "acknowledge", "version", "adopted", "revised"],
+                required: ["id", "title"]),
             let id = keys["id"]?.nonEmptyString(), let title = keys["title"]?.nonEmptyString()
         else { return nil }
+        var audience = ["everyone"]
+        if let audienceValue = keys["audience"] {
+            audience = audienceValue.strings().filter { token in
+                let known = PolicyDocument.audiences.contains(token) || Role.known.contains(Role(token))
+                if !known {
+                    audienceValue.problem(
+                        "'\(token)' is not an audience (\(PolicyDocument.audiences.joined(separator: ", ")), or a role)")
+                }
+                return known
+            }
+            if audience.isEmpty { audienceValue.problem("a document's audience names at least one group of people") }
+        }
+        var dates: [String: String] = [:]
+        for key in ["adopted", "revised"] {
+            guard let dateValue = keys[key], let text = dateValue.string() else { continue }
+            if !Self.isDate(text) {
+                dateValue.problem("'\(text)' is not a date (YYYY-MM-DD)")
+            } else {
+                dates[key] = text
+            }
+        }
         var text: String? = nil
         var source: String? = nil
         if let fileValue = keys["file"], let path = fileValue.nonEmptyString() {
@@ -29,7 +53,20 @@ struct PolicyReader {
             text = ConfigurationLoader.readText(
                 file: resolved, log: log, what: "policy document", line: fileValue.line, path: fileValue.path)
         }
-        return PolicyDocument(id: id, title: title, text: text, source: source)
+        if keys["acknowledge"]?.bool() ?? true, keys["file"] == nil {
+            value.problem("a document people sign needs its text (file)")
+        }
+        return PolicyDocument(
+            id: id, title: title, text: text, source: source, audience: audience,
+            acknowledge: keys["acknowledge"]?.bool() ?? true, version: keys["version"]?.string(), adopted: dates["adopted"],
+            revised: dates["revised"])
+    }
+
+    /// `YYYY-MM-DD`, a real day.
+    static func isDate(_ text: String) -> Bool {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return text.count == 10 && formatter.date(from: text) != nil
     }
 
     mutating func defineClause(name: String, _ value: YAMLValue) {
@@ -116,7 +153,8 @@ struct PolicyReader {
     func zone(_ value: YAMLValue) -> ZoneDefinition? {
         guard
             let keys = value.mapping(
-                keys: ["id", "name", "networks", "default-group", "building"], required: ["id", "networks", "default-group"]),
+                keys: ["id", "name", "networks", "default-group", "building", "portal"],
+                required: ["id", "networks", "default-group"]),
             let id = keys["id"]?.nonEmptyString(), let group = keys["default-group"]?.nonEmptyString(),
             let networksValue = keys["networks"]
         else { return nil }
@@ -129,7 +167,7 @@ struct PolicyReader {
         if networks.isEmpty { networksValue.problem("a zone needs at least one network") }
         return ZoneDefinition(
             id: id, name: keys["name"]?.string(), networks: networks, defaultGroup: group,
-            building: keys["building"]?.string(), location: location(value))
+            building: keys["building"]?.string(), portal: keys["portal"]?.bool() ?? false, location: location(value))
     }
 
     func schedule(name: String, _ value: YAMLValue) -> ScheduleDefinition? {

@@ -94,3 +94,28 @@ public struct ProxySettings: Sendable {
 
     public init() {}
 }
+
+/// `web:` — the captive portal, block page and admin console.
+public struct WebSettings: Sendable {
+    public var listen: [HostPort] = [HostPort(address: IPAddress("127.0.0.1")!, port: 8080)]
+    /// The addresses the DNS filter gives a client that must sign in first (portal zones), so
+    /// every web name it looks up lands on the portal.
+    public var portalIPv4: IPAddress?
+    public var portalIPv6: IPAddress?
+    /// How pages, the captive-portal API (RFC 8908) and one-time links name the portal.
+    public var publicURL: String?
+    /// Names resolved normally before sign-in (the portal's own name, the district's sign-in helpers).
+    public var allowBeforeSignIn: [String] = []
+    /// Month and day the school year starts (everyone signs again each school year).
+    public var schoolYearStartMonth = 7
+    public var schoolYearStartDay = 1
+    /// Failed sign-ins allowed per account or address before a lockout.
+    public var signInFailures = 5
+    public var lockoutMinutes = 15
+    /// Minutes a console sign-in lasts without use.
+    public var consoleIdleMinutes = 30
+    /// Set the cookies' Secure attribute (when the portal is served over HTTPS by a front end).
+    public var secureCookies = false
+
+    public init() {}
+}

@@ -1,3 +1,4 @@
+import Foundation
 import StewardPolicy
 
 /// Reads the service sections (`dns`, `activity`, `metrics`).
@@ -143,6 +144,64 @@ enum ServiceSettingsReader {
         if let count = fields["max-connections-per-client"]?.int(in: 1...100_000) { settings.maxConnectionsPerClient = count }
         if let count = fields["max-connections"]?.int(in: 1...1_000_000) { settings.maxConnections = count }
         if let pac = fields["pac-proxy"]?.string() { settings.pacProxy = pac }
+        return settings
+    }
+
+    static func web(_ value: YAMLValue) -> WebSettings {
+        var settings = WebSettings()
+        let keys = [
+            "listen", "portal-address", "public-url", "allow-before-sign-in", "school-year-starts", "sign-in-failures",
+            "lockout-minutes", "console-idle-minutes", "secure-cookies",
+        ]
+        guard let fields = value.mapping(keys: keys) else { return settings }
+        if let listen = fields["listen"] {
+            settings.listen = listen.strings().compactMap { text in
+                guard let parsed = HostPort.parse(text, defaultPort: 80) else {
+                    listen.problem("'\(text)' is not an address to serve on: an IP address with an optional port (127.0.0.1:8080)")
+                    return nil
+                }
+                return parsed
+            }
+        }
+        if let portal = fields["portal-address"] {
+            for text in portal.strings() {
+                guard let address = IPAddress(text) else {
+                    portal.problem("'\(text)' is not an IP address")
+                    continue
+                }
+                if address.isIPv4 { settings.portalIPv4 = address } else { settings.portalIPv6 = address }
+            }
+        }
+        if let url = fields["public-url"], let text = url.string() {
+            if (text.hasPrefix("http://") || text.hasPrefix("https://")), URL(string: text)?.host != nil {
+                settings.publicURL = text.hasSuffix("/") ? String(text.dropLast()) : text
+            } else {
+                url.problem("'\(text)' is not an http:// or https:// URL")
+            }
+        }
+        if let names = fields["allow-before-sign-in"] {
+            settings.allowBeforeSignIn = names.strings().compactMap { text in
+                let name = text.lowercased().hasSuffix(".") ? String(text.lowercased().dropLast()) : text.lowercased()
+                guard !name.isEmpty, name.count <= 253, !name.contains(" ") else {
+                    names.problem("'\(text)' is not a domain name")
+                    return nil
+                }
+                return name
+            }
+        }
+        if let start = fields["school-year-starts"], let text = start.string() {
+            let parts = text.split(separator: "-").compactMap { Int($0) }
+            if parts.count == 2, (1...12).contains(parts[0]), (1...31).contains(parts[1]) {
+                settings.schoolYearStartMonth = parts[0]
+                settings.schoolYearStartDay = parts[1]
+            } else {
+                start.problem("'\(text)' is not a month and day (MM-DD, e.g. 07-01)")
+            }
+        }
+        if let count = fields["sign-in-failures"]?.int(in: 1...100) { settings.signInFailures = count }
+        if let minutes = fields["lockout-minutes"]?.int(in: 1...1440) { settings.lockoutMinutes = minutes }
+        if let minutes = fields["console-idle-minutes"]?.int(in: 1...1440) { settings.consoleIdleMinutes = minutes }
+        if let secure = fields["secure-cookies"]?.bool() { settings.secureCookies = secure }
         return settings
     }
 

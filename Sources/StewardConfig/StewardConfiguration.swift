@@ -51,6 +51,8 @@ public struct StewardConfiguration: Sendable {
     /// `proxy:`; nil when the section is absent (no proxy service).
     public var proxy: ProxySettings?
     public var directory = DirectorySettings()
+    /// `web:`; nil when the section is absent (no portal, block page or console).
+    public var web: WebSettings?
 
     public init(file: String) {
         self.file = file

@@ -30,12 +30,25 @@ public struct PolicyReloader: Service {
 
     /// Called after a new policy is in force (the directory re-imports the configured roster).
     let reloaded: (@Sendable (LoadedPolicy) async -> Void)?
+    /// The policy the store holds, applied at every compile; and its version, polled so that a
+    /// change made on another node (an approved review, a "work only" switch) recompiles here too.
+    let overrides: (@Sendable () async throws -> PolicyOverrides)?
+    let storeVersion: (@Sendable () async throws -> Int64)?
+    private let seenStoreVersion = StoreVersion()
+
+    final class StoreVersion: Sendable {
+        let value = Atomic<Int64>(-1)
+    }
 
     public init(
         loaded: LoadedPolicy, holder: SnapshotHolder, logger: Logger, pollInterval: Duration = .seconds(2),
-        reloaded: (@Sendable (LoadedPolicy) async -> Void)? = nil
+        reloaded: (@Sendable (LoadedPolicy) async -> Void)? = nil,
+        overrides: (@Sendable () async throws -> PolicyOverrides)? = nil,
+        storeVersion: (@Sendable () async throws -> Int64)? = nil
     ) {
         self.reloaded = reloaded
+        self.overrides = overrides
+        self.storeVersion = storeVersion
         configFile = loaded.configuration.file
         self.holder = holder
         self.logger = logger
@@ -84,10 +97,24 @@ public struct PolicyReloader: Service {
                     if changed() {
                         logger.info("policy files changed: reloading the policy")
                         await reload()
+                    } else if await storeChanged() {
+                        logger.info("the store's policy changed: reloading the policy")
+                        await reload()
                     }
                 }
             }
         }
+    }
+
+    /// Records the store's policy version that the snapshot in force was compiled with.
+    public func noteStoreVersion(_ version: Int64) {
+        seenStoreVersion.value.store(version, ordering: .relaxed)
+    }
+
+    /// Whether the store's policy version moved since the last compile.
+    func storeChanged() async -> Bool {
+        guard let storeVersion, let version = try? await storeVersion() else { return false }
+        return version != seenStoreVersion.value.load(ordering: .relaxed)
     }
 
     func changed() -> Bool {
@@ -101,7 +128,12 @@ public struct PolicyReloader: Service {
         let file = configFile
         let ticket = watched.latestTicket.add(1, ordering: .relaxed).newValue
         do {
-            let loaded = try await NIOThreadPool.singleton.runIfActive { try PolicyLoader.load(configFile: file) }
+            // Noted before compiling, so a policy that fails is not retried every poll.
+            if let version = try await storeVersion?() { noteStoreVersion(version) }
+            let held = try await overrides?() ?? PolicyOverrides()
+            let loaded = try await NIOThreadPool.singleton.runIfActive {
+                try PolicyLoader.load(configFile: file, overrides: held)
+            }
             guard watched.latestTicket.load(ordering: .relaxed) == ticket else {
                 logger.info("policy compiled, but a newer reload is under way; keeping that one")
                 return false

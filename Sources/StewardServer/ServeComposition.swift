@@ -9,6 +9,7 @@ import StewardDNS
 import StewardPolicy
 import StewardProxy
 import StewardStore
+import StewardWeb
 
 extension HostPort {
     var socketAddress: SocketAddress {
@@ -36,12 +37,15 @@ public struct ServeNode: Sendable {
     public let dnsFilter: DNSFilter?
     public let proxyServer: ProxyServer?
     public let metricsServer: MetricsServer?
+    public let webService: WebService?
+    public let reloader: PolicyReloader
     public let services: [any Service]
 
     public static func make(
         loaded: LoadedPolicy, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> ServeNode {
         let configuration = loaded.configuration
+        var loaded = loaded
         let holder = SnapshotHolder(loaded.snapshot)
         let identities = ClientIdentities()
         let recorder = ActivityRecorder(capacity: configuration.activity.queueCapacity)
@@ -51,6 +55,17 @@ public struct ServeNode: Sendable {
         do {
             try await Self.importConfiguredRoster(configuration, into: store, logger: logger)
             try await directorySync.refresh(force: true)
+            try await store.acknowledgments.sync(Self.documentSeeds(configuration), actor: "steward (configuration)")
+            let held = try await Self.overrides(store)
+            if !held.isEmpty {
+                // The store holds policy of its own (approved exceptions, "work only" switches):
+                // compile it in before the first query is answered.
+                let file = configuration.file
+                loaded = try await NIOThreadPool.singleton.runIfActive {
+                    try PolicyLoader.load(configFile: file, overrides: held)
+                }
+                holder.replace(with: loaded.snapshot)
+            }
             activity = try await store.openActivity()
         } catch {
             await store.close()
@@ -58,15 +73,22 @@ public struct ServeNode: Sendable {
         }
         var writerConfiguration = ActivityWriter.Configuration()
         writerConfiguration.retention = .seconds(configuration.activity.retentionDays * 86_400)
-        var services: [any Service] = [
-            ActivityWriter(recorder: recorder, store: activity, configuration: writerConfiguration, logger: logger),
-            PolicyReloader(loaded: loaded, holder: holder, logger: logger) { loaded in
+        let reloader = PolicyReloader(
+            loaded: loaded, holder: holder, logger: logger,
+            reloaded: { loaded in
                 do {
                     try await Self.importConfiguredRoster(loaded.configuration, into: store, logger: logger)
+                    try await store.acknowledgments.sync(Self.documentSeeds(loaded.configuration), actor: "steward (configuration)")
                 } catch {
-                    logger.error("the configured roster was not imported", metadata: ["error": "\(error)"])
+                    logger.error("the configured roster or documents were not brought in", metadata: ["error": "\(error)"])
                 }
             },
+            overrides: { try await Self.overrides(store) },
+            storeVersion: { try await store.controls.version() })
+        reloader.noteStoreVersion(try await store.controls.version())
+        var services: [any Service] = [
+            ActivityWriter(recorder: recorder, store: activity, configuration: writerConfiguration, logger: logger),
+            reloader,
             directorySync,
         ]
 
@@ -97,6 +119,15 @@ public struct ServeNode: Sendable {
             filtering.blockPrivateRelay = dns.blockPrivateRelay
             filtering.rateLimitQueriesPerSecond = dns.rateLimitQueriesPerSecond
             filtering.rateLimitBurst = dns.rateLimitBurst
+            if let web = configuration.web {
+                filtering.portalIPv4 = web.portalIPv4
+                filtering.portalIPv6 = web.portalIPv6
+                var allowed = Set(web.allowBeforeSignIn)
+                if let host = Self.publicURL(configuration).flatMap({ URL(string: $0)?.host?.lowercased() }), IPAddress(host) == nil {
+                    allowed.insert(host)
+                }
+                filtering.allowBeforeSignIn = allowed
+            }
             let filter = DNSFilter(
                 configuration: filtering, identities: identities, cache: cache, upstream: forwarder, recorder: recorder)
             var serving = DNSServer.Configuration(listen: try dns.listen.map { try $0.socketAddress })
@@ -126,6 +157,30 @@ public struct ServeNode: Sendable {
             proxyServer = server
         }
 
+        var webService: WebService? = nil
+        if let web = configuration.web {
+            var serving = WebService.Configuration(listen: try web.listen.map { try $0.socketAddress })
+            serving.districtName = configuration.districtName
+            serving.contact = configuration.policy.contact
+            serving.publicURL = Self.publicURL(configuration)
+            serving.timeZone = configuration.policy.timeZone
+            serving.schoolYearStartMonth = web.schoolYearStartMonth
+            serving.schoolYearStartDay = web.schoolYearStartDay
+            serving.sessionMinutes = configuration.directory.sessionMinutes
+            serving.concurrentDevices = configuration.directory.concurrentDevices
+            serving.signInFailures = web.signInFailures
+            serving.lockoutMinutes = web.lockoutMinutes
+            serving.consoleIdleMinutes = web.consoleIdleMinutes
+            serving.secureCookies = web.secureCookies
+            let service = WebService(
+                configuration: serving, store: store, snapshots: holder, identities: identities, logger: logger
+            ) {
+                await reloader.reload()
+            }
+            services.append(service)
+            webService = service
+        }
+
         var metricsServer: MetricsServer? = nil
         if let listen = configuration.metrics.listen {
             let filter = dnsFilter
@@ -151,8 +206,35 @@ public struct ServeNode: Sendable {
         return ServeNode(
             holder: holder, identities: identities, recorder: recorder, store: store, activity: activity,
             directorySync: directorySync, dnsServer: dnsServer, dnsFilter: dnsFilter, proxyServer: proxyServer,
-            metricsServer: metricsServer,
+            metricsServer: metricsServer, webService: webService, reloader: reloader,
             services: services)
+    }
+
+    /// The configured public URL, else the first web address (`http://127.0.0.1:8080`).
+    public static func publicURL(_ configuration: StewardConfiguration) -> String? {
+        guard let web = configuration.web else { return nil }
+        if let url = web.publicURL { return url }
+        guard let first = web.listen.first else { return nil }
+        let host = first.address.isIPv4 ? first.address.description : "[\(first.address)]"
+        return "http://\(host)" + (first.port == 80 ? "" : ":\(first.port)")
+    }
+
+    /// The configured documents with their text, as the acknowledgment store takes them.
+    static func documentSeeds(_ configuration: StewardConfiguration) -> [Acknowledgments.Seed] {
+        configuration.policy.documents.compactMap { document in
+            guard let text = document.text else { return nil }
+            return Acknowledgments.Seed(
+                id: document.id, title: document.title, audience: document.audience, acknowledge: document.acknowledge,
+                text: text, version: document.version, adopted: document.adopted, revised: document.revised)
+        }
+    }
+
+    /// The policy the store holds: "work only" switches and exceptions from approved reviews.
+    static func overrides(_ store: Store) async throws -> PolicyOverrides {
+        let exceptions = try await store.reviews.exceptions().map {
+            PolicyDefinition.Exception(id: $0.reviewID ?? $0.id, host: $0.host, building: $0.building)
+        }
+        return PolicyOverrides(workOnly: try await store.controls.workOnlySwitches(), exceptions: exceptions)
     }
 
     /// Brings the directory in step with the roster files the configuration names (a district that

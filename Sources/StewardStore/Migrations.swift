@@ -119,6 +119,81 @@ public enum Migrations {
                 "CREATE INDEX activity_person_time ON activity (person_id, time)",
             ]
         ),
+        Migration(
+            3, "portal",
+            [
+                // District credentials that Steward keeps for roster people (bcrypt only).
+                """
+                CREATE TABLE person_credentials (person_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
+                  set_at BIGINT NOT NULL, set_by TEXT NOT NULL)
+                """,
+                // One-time links for setting a password: only the SHA-256 of the token is kept.
+                """
+                CREATE TABLE credential_tokens (token_hash TEXT PRIMARY KEY, person_id TEXT NOT NULL,
+                  created_at BIGINT NOT NULL, created_by TEXT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)
+                """,
+                """
+                CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT NOT NULL, audience TEXT NOT NULL,
+                  acknowledge BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE document_versions (document_id TEXT NOT NULL, number BIGINT NOT NULL, version TEXT NOT NULL,
+                  sha256 TEXT NOT NULL, text TEXT NOT NULL, adopted TEXT, revised TEXT, published_at BIGINT NOT NULL,
+                  published_by TEXT NOT NULL, PRIMARY KEY (document_id, number))
+                """,
+                // Signed acknowledgments: append-only and hash-chained like the audit log.
+                """
+                CREATE TABLE acknowledgments (seq BIGINT PRIMARY KEY, time BIGINT NOT NULL, person_id TEXT NOT NULL,
+                  document_id TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL, typed_name TEXT NOT NULL,
+                  building TEXT, school_year TEXT NOT NULL, client TEXT NOT NULL, user_agent TEXT NOT NULL,
+                  previous_hash TEXT NOT NULL, hash TEXT NOT NULL)
+                """,
+                "CREATE INDEX acknowledgments_person ON acknowledgments (person_id, document_id)",
+                // R18: parental permission for publishing a student's work, as a history.
+                """
+                CREATE TABLE consents (seq BIGINT PRIMARY KEY, person_id TEXT NOT NULL, time BIGINT NOT NULL, kind TEXT NOT NULL,
+                  granted BIGINT NOT NULL, recorded_by TEXT NOT NULL, note TEXT NOT NULL)
+                """,
+                "CREATE INDEX consents_person ON consents (person_id, time)",
+                """
+                CREATE TABLE review_requests (id TEXT PRIMARY KEY, time BIGINT NOT NULL, host TEXT NOT NULL,
+                  url TEXT, categories TEXT NOT NULL, rule TEXT, requester TEXT NOT NULL, requester_id TEXT,
+                  contact TEXT NOT NULL, building TEXT, reason TEXT NOT NULL, status TEXT NOT NULL,
+                  decided_by TEXT, decided_at BIGINT, decision_reason TEXT)
+                """,
+                "CREATE INDEX review_requests_status ON review_requests (status, building)",
+                // Exceptions approved from review requests, and the "work only" switches (R20).
+                """
+                CREATE TABLE policy_exceptions (id TEXT PRIMARY KEY, host TEXT NOT NULL, building TEXT,
+                  review_id TEXT, created_by TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE group_switches (group_id TEXT PRIMARY KEY, work_only BIGINT NOT NULL,
+                  changed_by TEXT NOT NULL, changed_at BIGINT NOT NULL)
+                """,
+                "INSERT INTO store_state (key, value) VALUES ('policy-version', 1)",
+            ],
+            sqlite: [
+                """
+                CREATE TRIGGER acknowledgments_no_update BEFORE UPDATE ON acknowledgments
+                BEGIN SELECT RAISE(ABORT, 'acknowledgments are append-only'); END
+                """,
+                """
+                CREATE TRIGGER acknowledgments_no_delete BEFORE DELETE ON acknowledgments
+                BEGIN SELECT RAISE(ABORT, 'acknowledgments are append-only'); END
+                """,
+            ],
+            postgres: [
+                """
+                CREATE FUNCTION steward_acknowledgments_append_only() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION 'acknowledgments are append-only'; END $$
+                """,
+                """
+                CREATE TRIGGER acknowledgments_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON acknowledgments
+                FOR EACH STATEMENT EXECUTE FUNCTION steward_acknowledgments_append_only()
+                """,
+            ]
+        ),
     ]
 
     /// The newest schema version this build knows.

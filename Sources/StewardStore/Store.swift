@@ -47,6 +47,10 @@ public final class Store: Sendable {
     public var directory: Directory { Directory(store: self) }
     public var audit: AuditLog { AuditLog(connection: connection) }
     public var administrators: Administrators { Administrators(store: self) }
+    public var acknowledgments: Acknowledgments { Acknowledgments(store: self) }
+    public var credentials: Credentials { Credentials(store: self) }
+    public var reviews: Reviews { Reviews(store: self) }
+    public var controls: PolicyControls { PolicyControls(store: self) }
 
     /// A second connection for the activity writer, so a long import never holds up the writer's
     /// connection lock (SQLite still serialises the two writers, briefly, at commit).

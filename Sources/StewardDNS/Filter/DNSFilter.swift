@@ -27,6 +27,12 @@ public final class DNSFilter: Sendable {
         public var blockPrivateRelay = true
         public var rateLimitQueriesPerSecond = 0
         public var rateLimitBurst = 0
+        /// The captive portal's addresses: what a client in a sign-in zone gets for every web name
+        /// until someone signs in on it.
+        public var portalIPv4: IPAddress?
+        public var portalIPv6: IPAddress?
+        /// Names (and their subdomains) resolved normally before sign-in.
+        public var allowBeforeSignIn: Set<String> = []
 
         public init() {}
     }
@@ -43,6 +49,8 @@ public final class DNSFilter: Sendable {
 
     let configuration: Configuration
     let answers: SyntheticAnswers
+    /// Answers that lead to the portal, with TTL 0 so nothing keeps them once the person signs in.
+    let portalAnswers: SyntheticAnswers
     let identities: ClientIdentities
     let cache: (any DNSAnswerCache)?
     /// `cache` when it is a `DNSCache`, whose encoded entries the fast path serves hits from.
@@ -77,6 +85,23 @@ public final class DNSFilter: Sendable {
             blockPageIPv4: configuration.blockPageIPv4?.ipv4.map(DNSIPv4Address.init),
             blockPageIPv6: configuration.blockPageIPv6.flatMap { $0.isIPv4 ? nil : DNSIPv6Address(high: $0.high, low: $0.low) },
             ttl: configuration.syntheticTTL)
+        let portal = configuration.portalIPv4 != nil || configuration.portalIPv6 != nil
+        portalAnswers = SyntheticAnswers(
+            blockAnswer: portal ? .blockPage : .nxdomain,
+            blockPageIPv4: configuration.portalIPv4?.ipv4.map(DNSIPv4Address.init),
+            blockPageIPv6: configuration.portalIPv6.flatMap { $0.isIPv4 ? nil : DNSIPv6Address(high: $0.high, low: $0.low) },
+            ttl: 0)
+    }
+
+    /// Whether `name` may be resolved before sign-in.
+    func allowedBeforeSignIn(_ name: String) -> Bool {
+        if configuration.allowBeforeSignIn.contains(name) { return true }
+        var rest = Substring(name)
+        while let dot = rest.firstIndex(of: ".") {
+            rest = rest[rest.index(after: dot)...]
+            if configuration.allowBeforeSignIn.contains(String(rest)) { return true }
+        }
+        return false
     }
 
     /// A query in flight: what the event needs once the answer is known.
@@ -100,7 +125,11 @@ public final class DNSFilter: Sendable {
         let started = NIODeadline.now()
         // The client's zone, looked up once for both paths.
         let zone = snapshot.zone(for: client)
-        if let preview = DNSQueryPreview(packet) {
+        // A sign-in zone: nobody signed in here yet means the portal (decided on the full path).
+        let mustSignIn =
+            snapshot.requiresSignIn(zone: zone)
+            && identities.person(at: client, now: Int64(Date().timeIntervalSince1970)) == nil
+        if !mustSignIn, let preview = DNSQueryPreview(packet) {
             if zone >= 0, limiter == nil,
                 let answer = fastAnswer(
                     packet, preview: preview, client: client, zone: zone, transport: transport, snapshot: snapshot,
@@ -149,6 +178,12 @@ public final class DNSFilter: Sendable {
         let context = Context(
             query: query, question: question, client: client, subject: subject, zone: zone,
             name: question.name.lowercasedText, snapshot: snapshot, started: started, now: now, maxSize: maxSize)
+
+        if mustSignIn, !allowedBeforeSignIn(context.name) {
+            let decision = Decision(
+                action: .block, cause: .signIn, rule: -1, categories: BitSet512(), group: subject.primaryGroup)
+            return .respond(finish(portalAnswers.blocked(for: query, question: question), decision, context))
+        }
 
         // Bypass closers come first: no policy may allow them.
         if Self.canaryNames.contains(context.name)

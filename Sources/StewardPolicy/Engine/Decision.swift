@@ -16,6 +16,9 @@ public enum DecisionCause: String, Sendable, Hashable {
     /// A name answered "no" so that devices keep using the filter (R3): Firefox's DNS-over-HTTPS
     /// canary, Apple Private Relay.
     case bypassCanary = "bypass-canary"
+    /// The client is in a zone that requires signing in, and nobody has (R7): its web names lead to
+    /// the captive portal.
+    case signIn = "sign-in"
 }
 
 /// The answer to "may this subject reach this destination now?". A small value with no references,

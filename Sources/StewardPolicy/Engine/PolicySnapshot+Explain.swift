@@ -36,7 +36,7 @@ extension PolicySnapshot {
         case .cipa: definition.cipaClause
         case .revoked: definition.revocationClause
         case .workOnly: definition.workOnlyClause
-        case .inactive, .bypassCanary: nil
+        case .inactive, .bypassCanary, .signIn: nil
         }
     }
 
@@ -74,6 +74,8 @@ extension PolicySnapshot {
             reason = "The account is inactive; there is no network access for it"
         case .bypassCanary:
             reason = "Answered 'no such name' so that browsers and devices keep using the district's filter"
+        case .signIn:
+            reason = "Nobody has signed in on this device yet: the network opens after signing the acceptable-use policy"
         case .workOnly:
             reason = "Personal use is switched off for \(group?.name ?? "this group") (work only)"
         }

@@ -19,6 +19,8 @@ public final class PolicySnapshot: Sendable {
     /// Zone networks, longest prefix first, so the first hit is the most specific zone.
     let zoneNetworks: [(network: IPNetwork, zone: Int32)]
     let zoneDefaultGroups: [Int32]
+    /// Per zone: sign-in required (the captive portal).
+    @usableFromInline let zonePortals: [Bool]
     /// The subject of an unidentified client, per zone (computed once).
     let zoneSubjects: [Subject]
     let people: [String: Person]
@@ -44,6 +46,7 @@ public final class PolicySnapshot: Sendable {
         self.cipa = cipa
         self.personalUse = personalUse
         self.zoneDefaultGroups = zoneDefaultGroups
+        self.zonePortals = definition.zones.map(\.portal)
         self.zoneSubjects = zoneDefaultGroups.map { group in
             let definition = definition.groups[Int(group)]
             return Subject(
@@ -111,6 +114,12 @@ public final class PolicySnapshot: Sendable {
             return Subject(personID: nil, groups: BitSet512(), primaryGroup: -1, isAdult: false)
         }
         return zoneSubjects[Int(zone)]
+    }
+
+    /// Whether a client of `zone` that nobody has identified must sign in at the portal first.
+    @inlinable
+    public func requiresSignIn(zone: Int32) -> Bool {
+        zone >= 0 && Int(zone) < zonePortals.count && zonePortals[Int(zone)]
     }
 
     public func groupIndex(id: String) -> Int? { groups.firstIndex { $0.id == id } }

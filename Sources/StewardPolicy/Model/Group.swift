@@ -73,12 +73,15 @@ public struct ZoneDefinition: Hashable, Sendable {
     public var networks: [IPNetwork]
     public var defaultGroup: String
     public var building: String?
+    /// Sign-in required: a client nobody has identified gets the captive portal, not the network.
+    public var portal: Bool
     public var location: SourceLocation?
 
     public init(
         id: String, name: String? = nil, networks: [IPNetwork], defaultGroup: String, building: String? = nil,
-        location: SourceLocation? = nil
+        portal: Bool = false, location: SourceLocation? = nil
     ) {
+        self.portal = portal
         self.id = id
         self.name = name ?? id
         self.networks = networks

@@ -89,11 +89,29 @@ public struct PolicyDocument: Hashable, Sendable {
     /// The full text, used to check that every quoted clause is really in it.
     public var text: String?
     public var source: String?
+    /// Who signs it at the portal: `everyone`, `staff`, `students`, `guests`, or role names.
+    public var audience: [String]
+    /// Whether the portal asks for a signature (false: shown and kept, not signed).
+    public var acknowledge: Bool
+    /// The district's version label and dates, as printed on the acknowledgment record.
+    public var version: String?
+    public var adopted: String?
+    public var revised: String?
 
-    public init(id: String, title: String, text: String? = nil, source: String? = nil) {
+    public static let audiences = ["everyone", "staff", "students", "guests"]
+
+    public init(
+        id: String, title: String, text: String? = nil, source: String? = nil, audience: [String] = ["everyone"],
+        acknowledge: Bool = true, version: String? = nil, adopted: String? = nil, revised: String? = nil
+    ) {
         self.id = id
         self.title = title
         self.text = text
         self.source = source
+        self.audience = audience
+        self.acknowledge = acknowledge
+        self.version = version
+        self.adopted = adopted
+        self.revised = revised
     }
 }
