@@ -220,7 +220,7 @@ public struct ServeNode: Sendable {
     }
 
     /// The configured documents with their text, as the acknowledgment store takes them.
-    static func documentSeeds(_ configuration: StewardConfiguration) -> [Acknowledgments.Seed] {
+    public static func documentSeeds(_ configuration: StewardConfiguration) -> [Acknowledgments.Seed] {
         configuration.policy.documents.compactMap { document in
             guard let text = document.text else { return nil }
             return Acknowledgments.Seed(
@@ -230,7 +230,7 @@ public struct ServeNode: Sendable {
     }
 
     /// The policy the store holds: "work only" switches and exceptions from approved reviews.
-    static func overrides(_ store: Store) async throws -> PolicyOverrides {
+    public static func overrides(_ store: Store) async throws -> PolicyOverrides {
         let exceptions = try await store.reviews.exceptions().map {
             PolicyDefinition.Exception(id: $0.reviewID ?? $0.id, host: $0.host, building: $0.building)
         }
