@@ -70,7 +70,7 @@ extension WebApp {
     }
 
     /// One CSV field (RFC 4180), with spreadsheet formula starts neutralised.
-    static func csvField(_ value: String) -> String {
+    public static func csvField(_ value: String) -> String {
         var text = value
         if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
         if text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
