@@ -116,7 +116,7 @@ final class WebFixture: @unchecked Sendable {
         let logger = Logger(label: "test")
         let store = try await Store.open(.sqlite(path: directory.appendingPathComponent("steward.sqlite").path), logger: logger)
         let roster = try RosterFiles.configured(loaded.configuration)!
-        try await store.directory.importRoster(roster, actor: "test")
+        _ = try await store.directory.importRoster(roster, actor: "test")
         try await store.acknowledgments.sync(ServeNode.documentSeeds(loaded.configuration), actor: "test")
         for id in ["S1", "S2", "S3", "T1", "R1"] {
             try await store.credentials.setPassword(personID: id, password: "correct horse", actor: "test", cost: 4)

@@ -180,6 +180,7 @@ public final class DNSFilter: Sendable {
             name: question.name.lowercasedText, snapshot: snapshot, started: started, now: now, maxSize: maxSize)
 
         if mustSignIn, !allowedBeforeSignIn(context.name) {
+            DNSMetrics.bump(metrics.portalAnswers)
             let decision = Decision(
                 action: .block, cause: .signIn, rule: -1, categories: BitSet512(), group: subject.primaryGroup)
             return .respond(finish(portalAnswers.blocked(for: query, question: question), decision, context))

@@ -7,6 +7,8 @@ public final class DNSMetrics: Sendable {
     public let warned = Atomic<UInt64>(0)
     public let flagged = Atomic<UInt64>(0)
     public let rewritten = Atomic<UInt64>(0)
+    /// Queries from devices that must sign in first, answered with the portal's address.
+    public let portalAnswers = Atomic<UInt64>(0)
     public let refused = Atomic<UInt64>(0)
     public let formatErrors = Atomic<UInt64>(0)
     public let dropped = Atomic<UInt64>(0)
@@ -28,6 +30,9 @@ public final class DNSMetrics: Sendable {
     public func prometheusText() -> String {
         func value(_ counter: borrowing Atomic<UInt64>) -> UInt64 { counter.load(ordering: .relaxed) }
         var lines: [String] = []
+        lines.append("# HELP steward_dns_portal_answers_total Queries from devices not yet signed in, answered with the portal.")
+        lines.append("# TYPE steward_dns_portal_answers_total counter")
+        lines.append("steward_dns_portal_answers_total \(value(portalAnswers))")
         lines.append("# HELP steward_dns_queries_total DNS queries answered, by decision.")
         lines.append("# TYPE steward_dns_queries_total counter")
         lines.append("steward_dns_queries_total{decision=\"allow\"} \(value(allowed))")

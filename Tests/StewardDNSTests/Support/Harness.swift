@@ -20,7 +20,8 @@ struct Harness {
     static let document = "Harmful material is filtered. No gambling."
 
     static func config(
-        upstreamPort: Int, dataDirectory: String, extraDNS: String, listen: [String] = ["127.0.0.1:0"]
+        upstreamPort: Int, dataDirectory: String, extraDNS: String, listen: [String] = ["127.0.0.1:0"],
+        portal: Bool = false
     ) -> String {
         """
         district: {name: Test District, timezone: UTC}
@@ -33,7 +34,7 @@ struct Harness {
           - {id: students, roles: student, safe-search: true, youtube: strict}
           - {id: lab}
         zones:
-          - {id: school, networks: [127.0.0.1/32, "::1/128"], default-group: students}
+          - {id: school, networks: [127.0.0.1/32, "::1/128"], default-group: students, portal: \(portal)}
           - {id: lab, networks: [127.0.0.3/32], default-group: lab}
         cipa:
           categories: [adult]
@@ -45,6 +46,7 @@ struct Harness {
                 match: {categories: [gambling]}
                 clause: {document: aup, section: Rules, text: No gambling.}
         metrics: {listen: "127.0.0.1:0"}
+        \(portal ? "web: {listen: [\"127.0.0.1:0\"], portal-address: [127.0.0.9, \"fd00::9\"], public-url: \"http://portal.test.example\", allow-before-sign-in: [www.allowed.example]}" : "")
         dns:
           listen: [\(listen.map { "\"\($0)\"" }.joined(separator: ", "))]
           upstreams: ["127.0.0.1:\(upstreamPort)"]
@@ -54,7 +56,9 @@ struct Harness {
         """
     }
 
-    static func start(upstreamPort: Int, extraDNS: String = "", listen: [String] = ["127.0.0.1:0"]) async throws -> Harness {
+    static func start(
+        upstreamPort: Int, extraDNS: String = "", listen: [String] = ["127.0.0.1:0"], portal: Bool = false
+    ) async throws -> Harness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-dns-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try document.write(to: directory.appendingPathComponent("aup.txt"), atomically: true, encoding: .utf8)
@@ -64,7 +68,7 @@ struct Harness {
         let configFile = directory.appendingPathComponent("steward.yaml")
         try config(
             upstreamPort: upstreamPort, dataDirectory: directory.appendingPathComponent("data").path, extraDNS: extraDNS,
-            listen: listen)
+            listen: listen, portal: portal)
             .write(to: configFile, atomically: true, encoding: .utf8)
         let loaded = try PolicyLoader.load(configFile: configFile.path)
         var logger = Logger(label: "steward-test")
