@@ -104,15 +104,7 @@ enum ServiceSettingsReader {
             "max-connections", "pac-proxy", "direct",
         ]
         guard let fields = value.mapping(keys: keys) else { return settings }
-        if let listen = fields["listen"] {
-            settings.listen = listen.strings().compactMap { text in
-                guard let parsed = HostPort.parse(text, defaultPort: 3128) else {
-                    listen.problem("'\(text)' is not an address to serve on: an IP address with an optional port (127.0.0.1:3128)")
-                    return nil
-                }
-                return parsed
-            }
-        }
+        if let listen = fields["listen"] { settings.listen = listenAddresses(listen, defaultPort: 3128) }
         for (key, keyPath) in [("clients", \ProxySettings.clients)] {
             guard let entry = fields[key] else { continue }
             for text in entry.strings() {
@@ -147,6 +139,17 @@ enum ServiceSettingsReader {
         return settings
     }
 
+    /// Addresses a service listens on, each with an optional port.
+    static func listenAddresses(_ value: YAMLValue, defaultPort: Int) -> [HostPort] {
+        value.strings().compactMap { text in
+            guard let parsed = HostPort.parse(text, defaultPort: defaultPort) else {
+                value.problem("'\(text)' is not an address to serve on: an IP address with an optional port (127.0.0.1:\(defaultPort))")
+                return nil
+            }
+            return parsed
+        }
+    }
+
     static func web(_ value: YAMLValue) -> WebSettings {
         var settings = WebSettings()
         let keys = [
@@ -154,15 +157,7 @@ enum ServiceSettingsReader {
             "lockout-minutes", "console-idle-minutes", "secure-cookies",
         ]
         guard let fields = value.mapping(keys: keys) else { return settings }
-        if let listen = fields["listen"] {
-            settings.listen = listen.strings().compactMap { text in
-                guard let parsed = HostPort.parse(text, defaultPort: 80) else {
-                    listen.problem("'\(text)' is not an address to serve on: an IP address with an optional port (127.0.0.1:8080)")
-                    return nil
-                }
-                return parsed
-            }
-        }
+        if let listen = fields["listen"] { settings.listen = listenAddresses(listen, defaultPort: 80) }
         if let portal = fields["portal-address"] {
             for text in portal.strings() {
                 guard let address = IPAddress(text) else {

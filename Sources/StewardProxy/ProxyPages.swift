@@ -6,21 +6,7 @@ import StewardPolicy
 /// rule and the clause in the adopted policy's words, and whom to contact), refusals, and the PAC
 /// file. Everything taken from a request or a configuration is HTML-escaped.
 enum ProxyPages {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { htmlEscaped(text) }
 
     static func blockPage(site: String, decision: Decision, snapshot: PolicySnapshot, contact: String?) -> String {
         let categories = snapshot.lists.listCategoryNames(of: decision.categories)

@@ -1,3 +1,5 @@
+import StewardPolicy
+
 /// A piece of HTML. Built with string interpolation in which every `String` (and anything else
 /// that is not `HTML`) is escaped: a page can only contain markup that was written as `HTML`, so
 /// no roster name, URL or request field reaches a page unescaped. Chosen over template files so
@@ -23,21 +25,7 @@ public struct HTML: Sendable, ExpressibleByStringInterpolation, CustomStringConv
     }
 
     /// Escapes the five characters that matter in text and in quoted attribute values.
-    public static func escape(_ value: String) -> String {
-        var result = ""
-        result.reserveCapacity(value.utf8.count)
-        for character in value.unicodeScalars {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&#39;"
-            default: result.unicodeScalars.append(character)
-            }
-        }
-        return result
-    }
+    public static func escape(_ value: String) -> String { htmlEscaped(value) }
 
     /// Percent-encodes a value for a URL query or path segment.
     public static func urlComponent(_ value: String) -> String {
