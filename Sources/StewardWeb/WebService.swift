@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -49,8 +50,12 @@ public struct WebService: Service {
             for address in configuration.listen {
                 let host = address.ipAddress ?? "127.0.0.1"
                 let port = address.port ?? 80
+                // Idle connections close after 30 s; request heads are bounded (16 KiB, 100 fields).
+                var http = HTTP1Channel.Configuration(idleTimeout: .seconds(30))
+                http.httpDecoder = .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 16 * 1024, maxHeaderFieldCount: 100)
                 let application = Application(
                     router: app.router(),
+                    server: .http1(configuration: http),
                     configuration: .init(address: .hostname(host, port: port), serverName: nil),
                     logger: logger)
                 group.addTask { try await application.runService() }
