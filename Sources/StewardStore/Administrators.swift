@@ -112,7 +112,7 @@ public struct Administrators: Sendable {
             ).first()
         }
         let hash = try row?.decode(column: "password_hash", as: String.self) ?? Self.decoyHash
-        let valid = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        let valid = try await PasswordHashing.pool.runIfActive { Bcrypt.verify(password, hash: hash) }
         guard valid, let row, try row.decode(column: "disabled", as: Int.self) == 0 else { return nil }
         return try await list().first { $0.username == username }
     }
@@ -124,6 +124,6 @@ public struct Administrators: Sendable {
     /// bcrypt is a quarter of a second of CPU by design: it runs on the thread pool, never on the
     /// threads that run async tasks and event loops.
     static func hash(_ password: String, cost: UInt8) async throws -> String {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        try await PasswordHashing.pool.runIfActive { Bcrypt.hash(password, cost: cost) }
     }
 }

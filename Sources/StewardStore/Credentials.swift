@@ -126,7 +126,7 @@ public struct Credentials: Sendable {
             ).first()
         }
         let hash = try row?.decode(column: "password_hash", as: String.self) ?? Self.decoyHash
-        let valid = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        let valid = try await PasswordHashing.pool.runIfActive { Bcrypt.verify(password, hash: hash) }
         guard valid, let row else { return nil }
         return try Directory.record(row)
     }

@@ -78,6 +78,8 @@ extension WebApp {
         guard let host = Self.normalizedHost(site ?? "") else {
             throw WebError(.badRequest, "The block page needs the name of the site (host=…).")
         }
+        // A device that must sign in first is sent to the portal (the DNS does the same).
+        if mustSignIn(context.client) { return redirect(link("/portal"), status: .found) }
         let snapshot = snapshots.snapshot
         let (subject, zone, person) = subject(for: context.client, snapshot)
         let decision = snapshot.decide(.name(host), subject: subject, zone: zone, at: unixNow())

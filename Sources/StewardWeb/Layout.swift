@@ -21,7 +21,8 @@ extension WebApp {
         table{border-collapse:collapse;width:100%;font-size:.93em} th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid #e1e5ea;vertical-align:top}
         .muted{color:#5a6675;font-size:.9em} .pill{display:inline-block;padding:0 .5em;border-radius:1em;background:#e1e8f0;font-size:.85em}
         .notice{background:#fff8e1;border:1px solid #e0c46c;padding:.6em 1em;border-radius:4px}
-        code{overflow-wrap:anywhere} nav.inline a{margin-right:1em}
+        code{overflow-wrap:anywhere} ul.notice{padding-left:2em}
+        form.inline label,form.inline input{display:inline-block;width:auto;margin-right:.6em} form.inline{margin-bottom:1em}
         @media print{header,form,nav,button{display:none!important} main{box-shadow:none;margin:0;max-width:none}}
         </style>
         """
@@ -42,7 +43,7 @@ extension WebApp {
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(title) · \(configuration.districtName)</title>\(Self.style)</head>
             <body><header><span class="district">\(configuration.districtName)</span>\(navigation)</header>
-            <main\(narrow ? " class=\"narrow\"" : "")>\(body)</main></body></html>
+            <main\(narrow ? " class=\"narrow\"" as HTML : "")>\(body)</main></body></html>
             """
         var response = Response(status: status, headers: Self.securityHeaders(type: "text/html; charset=utf-8"), body: .init(byteBuffer: ByteBuffer(string: html.text)))
         for cookie in cookies { response.setCookie(cookie) }

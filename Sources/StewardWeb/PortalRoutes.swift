@@ -162,7 +162,7 @@ extension WebApp {
         let dates = [version.adopted.map { "adopted \($0)" }, version.revised.map { "revised \($0)" }].compactMap { $0 }
         let body: HTML = """
             <h1>\(document.title)</h1>
-            <p class="muted">Document \(1) of \(outstanding.count) to sign · version \(version.version)\
+            <p class="muted">\(outstanding.count == 1 ? "The last document to sign" : "\(outstanding.count) documents left to sign") · version \(version.version)\
             \(dates.isEmpty ? "" : " · " + dates.joined(separator: ", "))</p>
             \(why)
             \(error.map { HTML("<p class=\"error\" role=\"alert\">\($0)</p>") } ?? "")
@@ -226,11 +226,12 @@ extension WebApp {
             return redirect("/portal/documents")
         }
         let signed = try await store.acknowledgments.signatures(of: person.id).filter { $0.schoolYear == schoolYear() }
+        let titles = Dictionary(try await store.acknowledgments.documents().map { ($0.id, $0.title) }, uniquingKeysWith: { a, _ in a })
         let body: HTML = """
             <h1>You are online</h1>
             <p class="ok">Thank you, \(person.name). This device can use the network until \(when(session.expires)).</p>
             <h2>What you signed this school year</h2>
-            <ul>\(signed.html { "<li>\($0.documentID) version \($0.version), \(when($0.time))</li>" })</ul>
+            <ul>\(signed.html { "<li>\(titles[$0.documentID] ?? $0.documentID), version \($0.version), signed \(when($0.time))</li>" })</ul>
             <p class="muted">If a site is blocked, the page that says so tells you why and how to ask for a review.</p>
             """
         return page(title: "Online", body: body, narrow: true)

@@ -158,7 +158,7 @@ import Testing
             #expect(response.status == .seeOther)
             try await browser.get("/portal/documents")
             #expect(browser.lastBody.contains("Notice of Electronic Monitoring"))
-            #expect(browser.lastBody.contains("Document 1 of 1"))
+            #expect(browser.lastBody.contains("The last document to sign"))
             response = try await browser.post(
                 "/portal/sign",
                 [("csrf", browser.csrf), ("document", browser.field("document")), ("sha256", browser.field("sha256")),
