@@ -148,6 +148,7 @@ extension WebApp {
         guard let name = form.value("name"), name.count <= 120, let contact = form.value("contact"), contact.count <= 254,
             let reason = form.value("reason"), reason.count <= 2000
         else { return try await blockPage(host, request, context, error: "Give your name, how to reach you, and why the site is needed.", submitted: nil) }
+        try countCreation(context.client)
         let snapshot = snapshots.snapshot
         let (subject, zone, person) = subject(for: context.client, snapshot)
         let decision = snapshot.decide(.name(host), subject: subject, zone: zone, at: unixNow())

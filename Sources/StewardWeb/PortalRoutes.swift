@@ -122,6 +122,7 @@ extension WebApp {
         guard form.value("accept") == "yes" else {
             return try await portalHome(request, context, error: "Visitors accept the guest policy to continue.", status: .badRequest)
         }
+        try countCreation(context.client)
         let person: Person
         do {
             person = try await store.directory.addGuest(

@@ -76,6 +76,9 @@ public struct WebApp: Sendable {
     let consoleSessions: WebSessions
     let portalThrottle: SignInThrottle
     let consoleThrottle: SignInThrottle
+    /// Visitor records and review requests one address may create per quarter hour (each is a row
+    /// in the store; a script must not be able to fill it).
+    let creationThrottle = SignInThrottle(failures: 20, lockoutSeconds: 900)
 
     public init(
         configuration: WebService.Configuration, store: Store, snapshots: SnapshotHolder, identities: ClientIdentities,
@@ -103,6 +106,15 @@ public struct WebApp: Sendable {
         addBlockPage(to: router)
         addConsole(to: router)
         return router
+    }
+
+    /// Refuses when this address has created too many records lately; otherwise counts one.
+    func countCreation(_ client: IPAddress?) throws(WebError) {
+        let keys = ["create:\(client?.description ?? "?")"]
+        if creationThrottle.lockedFor(keys) != nil {
+            throw WebError(.tooManyRequests, "Too many requests from this device. Please wait a few minutes, or ask the office.")
+        }
+        creationThrottle.failed(keys)
     }
 
     /// The school year a moment falls in, as `2026-2027`, in the district's time zone.

@@ -171,6 +171,26 @@ import Testing
         }
     }
 
+    @Test("one address cannot create visitor records without end")
+    func visitorFlood() async throws {
+        let fixture = try await WebFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.application.test(.live) { client in
+            let browser = Browser(client)
+            try await browser.get("/portal")
+            var statuses: [HTTPResponse.Status] = []
+            for index in 0..<21 {
+                let response = try await browser.post(
+                    "/portal/guest", [("csrf", browser.csrf), ("name", "Visitor \(index)"), ("contact", "v\(index)@example.org"), ("accept", "yes")])
+                statuses.append(response.status)
+                try await browser.get("/portal")
+            }
+            #expect(statuses.prefix(20).allSatisfy { $0 == .seeOther })
+            #expect(statuses.last == .tooManyRequests)
+        }
+        #expect(try await fixture.store.directory.people().filter { $0.person.role == .guest }.count == 20)
+    }
+
     @Test("a new version, a move to another building and a new school year each ask for a new signature")
     func resigning() async throws {
         let fixture = try await WebFixture.make()
