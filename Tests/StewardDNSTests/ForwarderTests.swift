@@ -56,10 +56,10 @@ import Testing
             }
             let elapsed = ContinuousClock.now - started
             #expect(elapsed >= .milliseconds(550))
-            // Three attempts of 200 ms: bounded well below what a forwarder ignoring the configured
-            // timeout would take (3 × 1.5 s); the margin is for a 2-core machine running the whole
-            // suite in parallel (1.46 s was seen there).
-            #expect(elapsed < .milliseconds(2500))
+            // Three attempts of 200 ms: bounded below what a forwarder ignoring the configured
+            // timeout would take at the least (3 × 1.5 s); the margin is for a 2-core machine
+            // running the whole suite in parallel, headless Chromium included (3.74 s was seen).
+            #expect(elapsed < .milliseconds(4400))
 
             let received = fakes.flatMap(\.received)
             #expect(received.count == 3)
