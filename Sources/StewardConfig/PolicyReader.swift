@@ -39,7 +39,7 @@ struct PolicyReader {
         var dates: [String: String] = [:]
         for key in ["adopted", "revised"] {
             guard let dateValue = keys[key], let text = dateValue.string() else { continue }
-            if !Self.isDate(text) {
+            if !PolicySnapshot.isISODay(text) {
                 dateValue.problem("'\(text)' is not a date (YYYY-MM-DD)")
             } else {
                 dates[key] = text
@@ -60,13 +60,6 @@ struct PolicyReader {
             id: id, title: title, text: text, source: source, audience: audience,
             acknowledge: keys["acknowledge"]?.bool() ?? true, version: keys["version"]?.string(), adopted: dates["adopted"],
             revised: dates["revised"])
-    }
-
-    /// `YYYY-MM-DD`, a real day.
-    static func isDate(_ text: String) -> Bool {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate]
-        return text.count == 10 && formatter.date(from: text) != nil
     }
 
     mutating func defineClause(name: String, _ value: YAMLValue) {

@@ -93,9 +93,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func begin(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         let snapshot = shared.snapshots.snapshot
         let now = Date.now
-        let person = shared.identities.person(at: client, now: Int64(now.timeIntervalSince1970))
         let zone = snapshot.zone(for: client)
-        let subject = person.map { snapshot.subject(for: $0) } ?? snapshot.subject(forZone: zone)
+        let (subject, person) = shared.identities.subject(
+            at: client, zone: zone, snapshot: snapshot, now: Int64(now.timeIntervalSince1970))
         let instant = Int64(now.timeIntervalSince1970)
         switch ProxyRequest.classify(head, connectPorts: shared.configuration.connectPorts) {
         case .failure(let refusal):

@@ -5,6 +5,11 @@ import StewardPolicy
 import StewardStore
 import Synchronization
 
+/// A store version a service last acted on (-1: none yet), shared by the copies of the service.
+final class SeenVersion: Sendable {
+    let value = Atomic<Int64>(-1)
+}
+
 /// Keeps the in-memory identity map (client address → person) in step with the store: the DNS
 /// filter and the proxy read the map, never the database. Every node polls the directory's version
 /// (a counter every change bumps), so a session opened on one node, a revocation, or an import run
@@ -16,10 +21,6 @@ public struct DirectorySync: Service {
     let logger: Logger
     /// The directory version last loaded (-1: none yet).
     private let seen = SeenVersion()
-
-    final class SeenVersion: Sendable {
-        let value = Atomic<Int64>(-1)
-    }
 
     public init(store: Store, identities: ClientIdentities, interval: Duration = .seconds(2), logger: Logger) {
         self.store = store

@@ -34,11 +34,7 @@ public struct PolicyReloader: Service {
     /// change made on another node (an approved review, a "work only" switch) recompiles here too.
     let overrides: (@Sendable () async throws -> PolicyOverrides)?
     let storeVersion: (@Sendable () async throws -> Int64)?
-    private let seenStoreVersion = StoreVersion()
-
-    final class StoreVersion: Sendable {
-        let value = Atomic<Int64>(-1)
-    }
+    private let seenStoreVersion = SeenVersion()
 
     public init(
         loaded: LoadedPolicy, holder: SnapshotHolder, logger: Logger, pollInterval: Duration = .seconds(2),
@@ -99,7 +95,7 @@ public struct PolicyReloader: Service {
                         await reload()
                     } else if await storeChanged() {
                         logger.info("the store's policy changed: reloading the policy")
-                        await reload()
+                        await reload(filesChanged: false)
                     }
                 }
             }
@@ -122,9 +118,10 @@ public struct PolicyReloader: Service {
         return Self.modificationTimes(Array(known.keys)) != known
     }
 
-    /// Compiles the configuration again; swaps the snapshot only on success.
+    /// Compiles the configuration again; swaps the snapshot only on success. `filesChanged` is
+    /// false when only the store's policy moved: the files need not be brought in again then.
     @discardableResult
-    public func reload() async -> Bool {
+    public func reload(filesChanged: Bool = true) async -> Bool {
         let file = configFile
         let ticket = watched.latestTicket.add(1, ordering: .relaxed).newValue
         do {
@@ -147,7 +144,7 @@ public struct PolicyReloader: Service {
                     "rules": "\(loaded.snapshot.ruleDefinitions.count)", "names": "\(loaded.snapshot.lists.nameCount)",
                     "seconds": "\(String(format: "%.3f", loaded.totalSeconds))",
                 ])
-            await reloaded?(loaded)
+            if filesChanged { await reloaded?(loaded) }
             return true
         } catch {
             // Remember the broken files' times so the same error is not logged every poll.

@@ -175,7 +175,7 @@ public struct ServeNode: Sendable {
             let service = WebService(
                 configuration: serving, store: store, snapshots: holder, identities: identities, logger: logger
             ) {
-                await reloader.reload()
+                await reloader.reload(filesChanged: false)
             }
             services.append(service)
             webService = service

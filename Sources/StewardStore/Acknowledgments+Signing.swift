@@ -4,38 +4,44 @@ import StewardPolicy
 
 /// Signing, what is still to sign, and the signatures as evidence.
 extension Acknowledgments {
-    /// Whether a signature still counts for a document in force: the same text, the same building,
-    /// the same school year.
-    static func satisfies(
-        _ signature: (sha256: String, building: String?, schoolYear: String), _ document: Document, _ person: Person,
-        schoolYear: String
-    ) -> Bool {
-        signature.sha256 == document.current?.sha256 && signature.building == person.building
-            && signature.schoolYear == schoolYear
+    /// A signature reduced to what decides whether it still counts. It was made in the school
+    /// year asked about (both queries select by year); it counts when it is for the text in force
+    /// and the building the person is in now.
+    struct Signed: Hashable {
+        var person: String
+        var document: String
+        var sha256: String
+        var building: String?
+    }
+
+    /// The documents of `documents` that apply to `person` and that no signature in `signed` covers.
+    static func unsigned(_ documents: [Document], for person: Person, signed: Set<Signed>) -> [Document] {
+        documents.filter { document in
+            document.applies(to: person)
+                && !signed.contains(
+                    Signed(person: person.id, document: document.id, sha256: document.current?.sha256 ?? "", building: person.building))
+        }
     }
 
     /// The documents `person` must still sign before the network opens, in id order.
     public func outstanding(for person: Person, schoolYear: String) async throws -> [Document] {
-        let documents = try await documents().filter { $0.acknowledge && $0.current != nil && $0.applies(to: person) }
-        guard !documents.isEmpty else { return [] }
+        let documents = try await documents().filter { $0.acknowledge && $0.current != nil }
+        guard documents.contains(where: { $0.applies(to: person) }) else { return [] }
         let signed = try await connection.run { database in
-            try await database.raw(
-                """
-                SELECT document_id, sha256, building, school_year FROM acknowledgments
-                WHERE person_id = \(bind: person.id) AND school_year = \(bind: schoolYear)
-                """
-            ).all().map { row in
-                (
-                    document: try row.decode(column: "document_id", as: String.self),
-                    sha256: try row.decode(column: "sha256", as: String.self),
-                    building: try row.decode(column: "building", as: String?.self),
-                    schoolYear: try row.decode(column: "school_year", as: String.self)
-                )
-            }
+            Set(
+                try await database.raw(
+                    """
+                    SELECT document_id, sha256, building FROM acknowledgments
+                    WHERE person_id = \(bind: person.id) AND school_year = \(bind: schoolYear)
+                    """
+                ).all().map { row in
+                    Signed(
+                        person: person.id, document: try row.decode(column: "document_id", as: String.self),
+                        sha256: try row.decode(column: "sha256", as: String.self),
+                        building: try row.decode(column: "building", as: String?.self))
+                })
         }
-        return documents.filter { document in
-            !signed.contains { $0.document == document.id && Self.satisfies(($0.sha256, $0.building, $0.schoolYear), document, person, schoolYear: schoolYear) }
-        }
+        return Self.unsigned(documents, for: person, signed: signed)
     }
 
     /// Two spellings of a name are the same signature when they differ only in letter case, accents
@@ -171,7 +177,6 @@ extension Acknowledgments {
             if let buildings, !buildings.contains(person.building ?? "") { return false }
             return roles.isEmpty || roles.contains(person.role.rawValue)
         }
-        struct Signed: Hashable { var person: String; var document: String; var sha256: String; var building: String? }
         var signed: Set<Signed> = []
         var last: [String: Int64] = [:]
         try await connection.run { database in
@@ -188,12 +193,9 @@ extension Acknowledgments {
             }
         }
         return people.map { person in
-            let outstanding = documents.filter { document in
-                document.applies(to: person)
-                    && !signed.contains(
-                        Signed(person: person.id, document: document.id, sha256: document.current?.sha256 ?? "", building: person.building))
-            }.map(\.id)
-            return Standing(person: person, outstanding: outstanding, lastSigned: last[person.id])
+            Standing(
+                person: person, outstanding: Self.unsigned(documents, for: person, signed: signed).map(\.id),
+                lastSigned: last[person.id])
         }
     }
 }

@@ -32,8 +32,7 @@ extension WebApp {
     func mustSignIn(_ client: IPAddress?) -> Bool {
         guard let client else { return false }
         let snapshot = snapshots.snapshot
-        return snapshot.requiresSignIn(zone: snapshot.zone(for: client))
-            && identities.person(at: client, now: unixNow()) == nil
+        return identities.mustSignIn(client, zone: snapshot.zone(for: client), snapshot: snapshot, now: unixNow())
     }
 
     /// Before sign-in every probe is sent to the portal (the device then shows the sign-in sheet);
@@ -57,10 +56,8 @@ extension WebApp {
     func subject(for client: IPAddress?, _ snapshot: PolicySnapshot) -> (subject: Subject, zone: Int32, person: Person?) {
         guard let client else { return (snapshot.subject(forZone: -1), -1, nil) }
         let zone = snapshot.zone(for: client)
-        if let person = identities.person(at: client, now: unixNow()) {
-            return (snapshot.subject(for: person), zone, person)
-        }
-        return (snapshot.subject(forZone: zone), zone, nil)
+        let (subject, person) = identities.subject(at: client, zone: zone, snapshot: snapshot, now: unixNow())
+        return (subject, zone, person)
     }
 
     static func normalizedHost(_ text: String) -> String? {

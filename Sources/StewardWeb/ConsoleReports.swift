@@ -10,7 +10,7 @@ extension WebApp {
         let year = schoolYear()
         let buildingFilter = request.uri.queryParameters.get("building").flatMap { $0.isEmpty ? nil : String($0) }
         let roleFilter = request.uri.queryParameters.get("role").flatMap { $0.isEmpty ? nil : String($0) }
-        if let buildingFilter, let scope = admin.buildings, !scope.contains(buildingFilter) {
+        if let buildingFilter, !admin.sees(building: buildingFilter) {
             throw WebError(.notFound, "No building '\(buildingFilter)' in your buildings.")
         }
         let scope: Set<String>? = buildingFilter.map { [$0] } ?? admin.buildings
@@ -112,7 +112,7 @@ extension WebApp {
             throw WebError(.badRequest, "A new version needs its label and its text.")
         }
         let revised = form.value("revised")
-        if let revised, !(revised.count == 10 && ISO8601DateFormatter.dayOnly.date(from: revised) != nil) {
+        if let revised, !PolicySnapshot.isISODay(revised) {
             throw WebError(.badRequest, "'\(revised)' is not a date (YYYY-MM-DD).")
         }
         let version = try await store.acknowledgments.publish(documentID: id, text: text, version: label, revised: revised, actor: admin.actor)
@@ -147,9 +147,7 @@ extension WebApp {
 
     func decideReview(_ id: String, _ form: Form, _ admin: Admin) async throws -> Response {
         guard admin.mayChangePeople else { throw WebError(.forbidden, "Your role reads requests; it does not decide them.") }
-        guard let request = try await store.reviews.request(id: id),
-            admin.buildings == nil || request.building.map({ admin.buildings?.contains($0) ?? false }) == true
-        else { throw WebError(.notFound, "No review request '\(id)' in your buildings.") }
+        guard let request = try await store.reviews.request(id: id), admin.sees(building: request.building) else { throw WebError(.notFound, "No review request '\(id)' in your buildings.") }
         let approve: Bool
         switch form["decision"] {
         case "approve": approve = true
@@ -200,10 +198,3 @@ extension WebApp {
     }
 }
 
-extension ISO8601DateFormatter {
-    nonisolated(unsafe) static let dayOnly: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate]
-        return formatter
-    }()
-}

@@ -21,10 +21,14 @@ extension WebApp {
         var mayChangePeople: Bool { account.role == .districtAdmin || account.role == .buildingAdmin }
         var isDistrictAdmin: Bool { account.role == .districtAdmin }
 
-        func sees(_ person: Person) -> Bool {
+        /// Whether something in `building` (nil: no building, which only district-wide roles see)
+        /// is within this administrator's scope.
+        func sees(building: String?) -> Bool {
             guard let buildings else { return true }
-            return person.building.map(buildings.contains) ?? false
+            return building.map(buildings.contains) ?? false
         }
+
+        func sees(_ person: Person) -> Bool { sees(building: person.building) }
     }
 
     func addConsole(to router: Router<WebContext>) {

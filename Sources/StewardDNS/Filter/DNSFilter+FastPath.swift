@@ -19,8 +19,7 @@ extension DNSFilter {
     ) -> ByteBuffer? {
         guard preview.qclass == .IN, preview.qtype != .ANY, (preview.opt?.version ?? 0) == 0 else { return nil }
         let now = Int64(Date().timeIntervalSince1970)
-        let person = identities.person(at: client, now: now)
-        let subject = person.map { snapshot.subject(for: $0) } ?? snapshot.subject(forZone: zone)
+        let subject = identities.subject(at: client, zone: zone, snapshot: snapshot, now: now).subject
 
         let decision = preview.withDottedName(in: packet) { name -> Decision? in
             if Self.isCanary(name, privateRelay: configuration.blockPrivateRelay) {

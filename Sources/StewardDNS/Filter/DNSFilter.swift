@@ -126,9 +126,10 @@ public final class DNSFilter: Sendable {
         // The client's zone, looked up once for both paths.
         let zone = snapshot.zone(for: client)
         // A sign-in zone: nobody signed in here yet means the portal (decided on the full path).
+        // The zone is checked first so that other zones never read the clock for it.
         let mustSignIn =
             snapshot.requiresSignIn(zone: zone)
-            && identities.person(at: client, now: Int64(Date().timeIntervalSince1970)) == nil
+            && identities.mustSignIn(client, zone: zone, snapshot: snapshot, now: Int64(Date().timeIntervalSince1970))
         if !mustSignIn, let preview = DNSQueryPreview(packet) {
             if zone >= 0, limiter == nil,
                 let answer = fastAnswer(
@@ -173,8 +174,7 @@ public final class DNSFilter: Sendable {
         }
 
         let now = Int64(Date().timeIntervalSince1970)
-        let subject = identities.person(at: client, now: now).map { snapshot.subject(for: $0) }
-            ?? snapshot.subject(forZone: zone)
+        let subject = identities.subject(at: client, zone: zone, snapshot: snapshot, now: now).subject
         let context = Context(
             query: query, question: question, client: client, subject: subject, zone: zone,
             name: question.name.lowercasedText, snapshot: snapshot, started: started, now: now, maxSize: maxSize)

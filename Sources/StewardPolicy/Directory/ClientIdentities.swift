@@ -68,3 +68,20 @@ public final class ClientIdentities: Sendable {
 
     public var count: Int { sessions.withLock { $0.count } }
 }
+
+extension ClientIdentities {
+    /// Who is behind `client` in `zone`: the signed-in person (with their subject), else the
+    /// zone's default group. The one lookup the DNS filter, the proxy and the web pages share.
+    public func subject(
+        at client: IPAddress, zone: Int32, snapshot: PolicySnapshot, now: Int64
+    ) -> (subject: Subject, person: Person?) {
+        if let person = person(at: client, now: now) { return (snapshot.subject(for: person), person) }
+        return (snapshot.subject(forZone: zone), nil)
+    }
+
+    /// Whether `client` must sign in at the portal before anything else: its zone requires it and
+    /// nobody is signed in there.
+    public func mustSignIn(_ client: IPAddress, zone: Int32, snapshot: PolicySnapshot, now: Int64) -> Bool {
+        snapshot.requiresSignIn(zone: zone) && person(at: client, now: now) == nil
+    }
+}

@@ -89,9 +89,15 @@ extension PolicySnapshot {
             group: group?.id, reason: reason)
     }
 
+    // ISO8601DateFormatter is thread-safe once configured; it is never changed after this.
     nonisolated(unsafe) static let isoDay: ISO8601DateFormatter = {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate]
         return formatter
     }()
+
+    /// Whether `text` is a real day written `YYYY-MM-DD` (documents' dates, console forms).
+    public static func isISODay(_ text: String) -> Bool {
+        text.count == 10 && isoDay.date(from: text) != nil
+    }
 }
