@@ -91,6 +91,29 @@ public struct ProxySettings: Sendable {
     public var pacProxy: String?
     /// Networks the PAC file sends direct (default: every zone's networks).
     public var direct: [IPNetwork]?
+    /// Seconds a client has to send a complete request head (and a kept-alive connection waits
+    /// for its next request), for the origin's response head, and for a tunnel's TLS ClientHello.
+    public var requestHeadTimeoutSeconds = 60
+    public var responseTimeoutSeconds = 60
+    public var helloTimeoutSeconds = 60
+    /// Kept-alive origin connections: per origin and in all (per event loop), and idle seconds.
+    public var originPoolPerOrigin = 32
+    public var originPoolTotal = 2_048
+    public var originIdleSeconds = 30
+    /// Proxy login (`authentication:`): nil when people are identified by address only.
+    public var authentication: ProxyAuthenticationSettings?
+
+    public init() {}
+}
+
+/// `proxy.authentication:` — sign-in to the proxy with district credentials (HTTP Basic).
+public struct ProxyAuthenticationSettings: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        case required, optional
+    }
+
+    public var mode: Mode = .required
+    public var realm = "District web access"
 
     public init() {}
 }

@@ -101,7 +101,8 @@ enum ServiceSettingsReader {
         var settings = ProxySettings()
         let keys = [
             "listen", "clients", "connect-ports", "connect-timeout", "idle-timeout", "max-connections-per-client",
-            "max-connections", "pac-proxy", "direct",
+            "max-connections", "pac-proxy", "direct", "request-head-timeout", "response-timeout", "hello-timeout",
+            "origin-pool", "authentication",
         ]
         guard let fields = value.mapping(keys: keys) else { return settings }
         if let listen = fields["listen"] { settings.listen = listenAddresses(listen, defaultPort: 3128) }
@@ -136,6 +137,32 @@ enum ServiceSettingsReader {
         if let count = fields["max-connections-per-client"]?.int(in: 1...100_000) { settings.maxConnectionsPerClient = count }
         if let count = fields["max-connections"]?.int(in: 1...1_000_000) { settings.maxConnections = count }
         if let pac = fields["pac-proxy"]?.string() { settings.pacProxy = pac }
+        if let seconds = fields["request-head-timeout"]?.int(in: 1...3_600) { settings.requestHeadTimeoutSeconds = seconds }
+        if let seconds = fields["response-timeout"]?.int(in: 1...3_600) { settings.responseTimeoutSeconds = seconds }
+        if let seconds = fields["hello-timeout"]?.int(in: 1...3_600) { settings.helloTimeoutSeconds = seconds }
+        if let pool = fields["origin-pool"]?.mapping(keys: ["per-origin", "total", "idle-timeout"]) {
+            if let count = pool["per-origin"]?.int(in: 0...10_000) { settings.originPoolPerOrigin = count }
+            if let count = pool["total"]?.int(in: 0...1_000_000) { settings.originPoolTotal = count }
+            if let seconds = pool["idle-timeout"]?.int(in: 1...3_600) { settings.originIdleSeconds = seconds }
+        }
+        if let authentication = fields["authentication"] {
+            var login = ProxyAuthenticationSettings()
+            if case .scalar = authentication.node {
+                // `authentication: required` or `optional`.
+                if let mode = authentication.oneOf(ProxyAuthenticationSettings.Mode.self) { login.mode = mode }
+                settings.authentication = login
+            } else if let keys = authentication.mapping(keys: ["mode", "realm"]) {
+                if let mode = keys["mode"]?.oneOf(ProxyAuthenticationSettings.Mode.self) { login.mode = mode }
+                if let realm = keys["realm"]?.string() {
+                    if realm.isEmpty || realm.count > 100 || realm.contains(where: { $0 == "\"" || $0.isNewline }) {
+                        keys["realm"]?.problem("the realm is shown in the browser's sign-in box: 1–100 characters, no quotes")
+                    } else {
+                        login.realm = realm
+                    }
+                }
+                settings.authentication = login
+            }
+        }
         return settings
     }
 

@@ -39,7 +39,8 @@ enum ProxyConnection {
         try sync.addHandler(
             ProxyHandler(
                 shared: shared, client: client,
-                codec: ProxyHandler.Codec(decoder: decoder, encoder: encoder, pipelining: pipelining, errors: errors)))
+                codec: ProxyHandler.Codec(decoder: decoder, encoder: encoder, pipelining: pipelining, errors: errors),
+                pool: shared.pool(for: channel.eventLoop)))
     }
 }
 

@@ -6,9 +6,15 @@ import StewardActivity
 import StewardPolicy
 
 /// Decides and serves each request of one client connection. A refused or blocked request is never
-/// forwarded. An allowed `http://` request goes to its origin on a new connection (on this event
-/// loop, so the relay needs no locks) and the response comes back through here; an allowed CONNECT
-/// becomes a tunnel whose TLS ClientHello is read before any byte reaches the origin.
+/// forwarded. An allowed `http://` request goes to its origin over a kept-alive connection from
+/// this event loop's pool, or a new one (on this event loop, so the relay needs no locks), and the
+/// response comes back through here; an allowed CONNECT becomes a tunnel whose TLS ClientHello is
+/// read before any byte reaches the origin.
+///
+/// Timeouts: a complete request head must arrive within `requestHeadTimeout` of the connection
+/// opening or the previous response ending (a client trickling a head byte by byte is cut off),
+/// and the origin's response head within `responseTimeout` of the request; the idle timeout
+/// covers everything else.
 final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -39,27 +45,76 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         var bytesIn: Int64 = 0
         var bytesOut: Int64 = 0
         var responseStarted = false
+        /// The origin connection's pool key, the head sent, and whether the connection came from
+        /// the pool (a pooled connection the origin closed before answering is retried once).
+        var origin: OriginPool.Key? = nil
+        var originHead: HTTPRequestHead? = nil
+        var reused = false
+        /// The whole request has been passed to the origin.
+        var requestEnded = false
+        /// The origin's response lets its connection be used again.
+        var originKeepAlive = false
     }
 
     private enum State {
         case idle
         /// Refused or blocked: the rest of the request is read and dropped.
         case discarding(closeAfter: Bool)
+        /// Waiting for the directory to check a proxy login; request parts are held.
+        case authenticating(HTTPRequestHead, ProxyRequest, held: [HTTPServerRequestPart])
         /// Waiting for the origin connection; request parts are held.
         case connecting(Exchange, held: [HTTPServerRequestPart])
-        case forwarding(Exchange, origin: any Channel)
+        case forwarding(Exchange, origin: OriginLink)
         case tunnelling
     }
 
     let shared: ProxyShared
     let client: IPAddress
     let codec: Codec
+    let pool: OriginPool
     private var state: State = .idle
+    private var timer: Scheduled<Void>?
+    /// The Proxy-Authorization value this connection proved, and whose it is.
+    private var login: (authorization: String, person: Person, expires: Int64)?
 
-    init(shared: ProxyShared, client: IPAddress, codec: Codec) {
+    init(shared: ProxyShared, client: IPAddress, codec: Codec, pool: OriginPool) {
         self.shared = shared
         self.client = client
         self.codec = codec
+        self.pool = pool
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        awaitRequest(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    // MARK: Timers
+
+    private func schedule(_ context: ChannelHandlerContext, in amount: TimeAmount, _ body: @escaping (ProxyHandler, ChannelHandlerContext) -> Void) {
+        timer?.cancel()
+        let loopBound = NIOLoopBound((self, context, body), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: amount) {
+            let (handler, context, body) = loopBound.value
+            handler.timer = nil
+            body(handler, context)
+        }
+    }
+
+    /// The next request head must be complete in time.
+    private func awaitRequest(_ context: ChannelHandlerContext) {
+        schedule(context, in: shared.configuration.requestHeadTimeout) { _, context in
+            context.close(promise: nil)
+        }
+    }
+
+    private func becomeIdle(_ context: ChannelHandlerContext) {
+        state = .idle
+        awaitRequest(context)
     }
 
     // MARK: Requests
@@ -68,43 +123,149 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         switch (state, part) {
         case (.idle, .head(let head)):
+            timer?.cancel()
+            timer = nil
             begin(context, head)
         case (.idle, _):
             break
         case (.discarding(let closeAfter), .end):
-            state = .idle
-            if closeAfter { context.close(promise: nil) }
+            if closeAfter { context.close(promise: nil) } else { becomeIdle(context) }
         case (.discarding, _):
             break
+        case (.authenticating(let head, let request, var held), _):
+            held.append(part)
+            state = .authenticating(head, request, held: held)
         case (.connecting(let exchange, var held), _):
             held.append(part)
             state = .connecting(exchange, held: held)
         case (.forwarding(var exchange, let origin), .body(let buffer)):
             exchange.bytesIn += Int64(buffer.readableBytes)
             state = .forwarding(exchange, origin: origin)
-            origin.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
-        case (.forwarding(_, let origin), .end(let trailers)):
-            origin.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+            origin.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+        case (.forwarding(var exchange, let origin), .end(let trailers)):
+            exchange.requestEnded = true
+            state = .forwarding(exchange, origin: origin)
+            origin.channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
         case (.forwarding, .head), (.tunnelling, _):
             break
         }
     }
 
     private func begin(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
-        let snapshot = shared.snapshots.snapshot
-        let now = Date.now
-        let zone = snapshot.zone(for: client)
-        let (subject, person) = shared.identities.subject(
-            at: client, zone: zone, snapshot: snapshot, now: Int64(now.timeIntervalSince1970))
-        let instant = Int64(now.timeIntervalSince1970)
+        let request: ProxyRequest
         switch ProxyRequest.classify(head, connectPorts: shared.configuration.connectPorts) {
         case .failure(let refusal):
             shared.metrics.refused.add(1, ordering: .relaxed)
             respond(context, refusal.status, html: ProxyPages.message(refusal.status, refusal.reason), keepAlive: false)
             state = .discarding(closeAfter: true)
+            return
         case .success(.local(let path)):
             serveLocal(context, head: head, path: path)
-        case .success(.tunnel(let host, let address, let port)):
+            return
+        case .success(let other):
+            request = other
+        }
+        guard let authentication = shared.configuration.authentication else {
+            decide(context, head, request, login: nil)
+            return
+        }
+        guard let authorization = head.headers["Proxy-Authorization"].first else {
+            if authentication.mode == .required {
+                challenge(context, head, "Sign in with your district username and password to use the web.")
+            } else {
+                decide(context, head, request, login: nil)
+            }
+            return
+        }
+        let now = unixNow()
+        if let login, login.authorization == authorization, login.expires > now {
+            decide(context, head, request, login: login.person)
+            return
+        }
+        if let person = shared.logins.person(for: authorization, now: now) {
+            login = (authorization, person, now + ProxyLogins.lifetime)
+            decide(context, head, request, login: person)
+            return
+        }
+        guard let (user, password) = ProxyLogins.basicCredentials(authorization) else {
+            challenge(context, head, "The proxy takes Basic sign-in with your district username and password.")
+            return
+        }
+        // The directory checks the password off this event loop; the request waits, unread.
+        state = .authenticating(head, request, held: [])
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let client = self.client
+        let eventLoop = context.eventLoop
+        Task {
+            let result = await authentication.verify(user, password, client)
+            eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.authenticated(context, authorization: authorization, result: result)
+            }
+        }
+    }
+
+    private func authenticated(_ context: ChannelHandlerContext, authorization: String, result: ProxyLoginResult) {
+        guard case .authenticating(let head, let request, let held) = state else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        switch result {
+        case .person(let person):
+            let expires = unixNow() + ProxyLogins.lifetime
+            login = (authorization, person, expires)
+            shared.logins.remember(authorization, person: person, expires: expires)
+            state = .idle
+            decide(context, head, request, login: person)
+            // Parts that arrived while the password was checked, in order.
+            for part in held { channelRead(context: context, data: NIOAny(part)) }
+        case .rejected:
+            challenge(context, head, "That username and password do not match.", ended: held.contains(where: Self.isEnd))
+        case .lockedOut:
+            shared.metrics.refused.add(1, ordering: .relaxed)
+            respond(context, .tooManyRequests, html: ProxyPages.message(.tooManyRequests, "Too many failed sign-ins. Try again later, or ask the office."), keepAlive: false)
+            state = .discarding(closeAfter: true)
+            if held.contains(where: Self.isEnd) { context.close(promise: nil) }
+        }
+    }
+
+    private static func isEnd(_ part: HTTPServerRequestPart) -> Bool {
+        if case .end = part { return true } else { return false }
+    }
+
+    /// 407: the client must sign in to the proxy (browsers ask the person and repeat the request).
+    /// `ended`: the request's end has been read already.
+    private func challenge(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ text: String, ended: Bool = false) {
+        shared.metrics.refused.add(1, ordering: .relaxed)
+        let realm = shared.configuration.authentication?.realm ?? "district"
+        var headers = HTTPHeaders()
+        headers.add(name: "Proxy-Authenticate", value: "Basic realm=\"\(realm.replacingOccurrences(of: "\"", with: "'"))\", charset=\"UTF-8\"")
+        let keepAlive = head.isKeepAlive && !Self.hasBody(head)
+        respond(context, .proxyAuthenticationRequired, html: ProxyPages.message(.proxyAuthenticationRequired, text), keepAlive: keepAlive, extra: headers)
+        if ended, keepAlive {
+            becomeIdle(context)
+        } else {
+            state = .discarding(closeAfter: !keepAlive)
+        }
+    }
+
+    private static func hasBody(_ head: HTTPRequestHead) -> Bool {
+        !head.headers["Content-Length"].allSatisfy({ $0.trimmingCharacters(in: .whitespaces) == "0" })
+            || !head.headers["Transfer-Encoding"].isEmpty
+    }
+
+    /// Decides the request for the person behind it (the proxy login, else the address's session,
+    /// else the network zone) and blocks, tunnels or forwards it.
+    private func decide(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ request: ProxyRequest, login: Person?) {
+        let snapshot = shared.snapshots.snapshot
+        let instant = unixNow()
+        let zone = snapshot.zone(for: client)
+        let (subject, person) =
+            login.map { (snapshot.subject(for: $0), $0) }
+            ?? shared.identities.subject(at: client, zone: zone, snapshot: snapshot, now: instant)
+        switch request {
+        case .local:
+            break
+        case .tunnel(let host, let address, let port):
             let decision = snapshot.decide(
                 address.map { .address($0) } ?? .name(host), subject: subject, zone: zone, at: instant)
             var exchange = Exchange(
@@ -121,10 +282,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             state = .connecting(exchange, held: [])
             connectTunnel(context, host: address?.description ?? host, port: port, exchange: exchange, subject: subject, zone: zone, instant: instant)
-        case .success(.forward(let target, let originForm)):
-            // The URL's categories, and for an address also the address's own (network entries).
-            var categories = snapshot.lists.categories(ofHost: target.host, normalizedPath: target.path)
-            if let address = target.address { categories.formUnion(snapshot.lists.categories(ofAddress: address)) }
+        case .forward(let target, let originForm):
+            // The URL's categories; for an address also the address's own (network entries).
+            let categories = snapshot.lists.categories(ofHost: target.host, normalizedPath: target.path)
             let decision = snapshot.decide(categories: categories, subject: subject, zone: zone, at: instant, file: target.fileInfo)
             var exchange = Exchange(
                 started: .now(), method: head.method.rawValue, host: target.host, path: originForm, decision: decision,
@@ -135,13 +295,16 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 record(exchange)
                 shared.metrics.blocked.add(1, ordering: .relaxed)
                 let page = ProxyPages.blockPage(site: target.host + originForm, decision: decision, snapshot: snapshot, contact: shared.configuration.contact)
-                let hasBody = !head.headers["Content-Length"].allSatisfy({ $0 == "0" }) || !head.headers["Transfer-Encoding"].isEmpty
+                let hasBody = Self.hasBody(head)
                 respond(context, .forbidden, html: page, keepAlive: head.isKeepAlive && !hasBody)
                 state = .discarding(closeAfter: !head.isKeepAlive || hasBody)
                 return
             }
+            shared.metrics.allowed.add(1, ordering: .relaxed)
+            exchange.origin = OriginPool.Key(host: target.address?.description ?? target.host, port: target.port ?? 80)
+            exchange.originHead = ProxyRequest.originHead(head, target: target, originForm: originForm)
             state = .connecting(exchange, held: [])
-            connectOrigin(context, target: target, head: ProxyRequest.originHead(head, target: target, originForm: originForm))
+            connectOrigin(context, exchange: exchange)
         }
     }
 
@@ -170,8 +333,11 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A complete response the proxy makes itself; without keep-alive the connection is closed
     /// once it is written (the rest of a refused request is never read).
-    private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, html: String, keepAlive: Bool) {
-        var headers = HTTPHeaders()
+    private func respond(
+        _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, html: String, keepAlive: Bool,
+        extra: HTTPHeaders = HTTPHeaders()
+    ) {
+        var headers = extra
         headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
         headers.add(name: "Content-Length", value: String(html.utf8.count))
         headers.add(name: "Cache-Control", value: "no-store")
@@ -194,30 +360,42 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
     }
 
-    private func connectOrigin(_ context: ChannelHandlerContext, target: RequestTarget, head: HTTPRequestHead) {
+    /// A kept-alive connection to the origin if the pool has one, else a new one.
+    private func connectOrigin(_ context: ChannelHandlerContext, exchange: Exchange, fresh: Bool = false) {
+        guard let key = exchange.origin else { return }
+        if !fresh, let link = pool.take(key) {
+            link.handler.attach(proxy: self, clientContext: context)
+            originConnected(context, result: .success(link), reused: true)
+            return
+        }
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         originBootstrap(context)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let (handler, context) = loopBound.value
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(HTTPRequestEncoder())
                     try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try sync.addHandler(OriginResponseHandler(proxy: loopBoundSelf.value, clientContext: loopBoundContext.value))
+                    try sync.addHandler(OriginResponseHandler(proxy: handler, clientContext: context))
                 }
             }
-            .connect(host: target.address?.description ?? target.host, port: target.port ?? 80)
+            .connect(host: key.host, port: key.port)
             .whenComplete { result in
-                let handler = loopBoundSelf.value
-                let context = loopBoundContext.value
-                handler.originConnected(context, result: result, head: head)
+                let (handler, context) = loopBound.value
+                let link = result.flatMap { channel in
+                    Result { OriginLink(channel: channel, handler: try channel.pipeline.syncOperations.handler(type: OriginResponseHandler.self)) }
+                }
+                handler.originConnected(context, result: link, reused: false)
             }
     }
 
-    private func originConnected(_ context: ChannelHandlerContext, result: Result<any Channel, any Error>, head: HTTPRequestHead) {
+    private func originConnected(_ context: ChannelHandlerContext, result: Result<OriginLink, any Error>, reused: Bool) {
         guard case .connecting(var exchange, let held) = state else {
-            if case .success(let origin) = result { origin.close(promise: nil) }
+            if case .success(let link) = result {
+                link.handler.detach()
+                link.channel.close(promise: nil)
+            }
             return
         }
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
@@ -226,32 +404,56 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             exchange.status = 502
             record(exchange)
             respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site could not be reached (\(error))."), keepAlive: false)
-            let complete = held.contains { if case .end = $0 { return true } else { return false } }
-            state = complete ? .idle : .discarding(closeAfter: true)
+            let complete = held.contains(where: Self.isEnd)
+            state = .discarding(closeAfter: true)
             if complete { context.close(promise: nil) }
-        case .success(let origin):
-            shared.metrics.allowed.add(1, ordering: .relaxed)
-            origin.write(HTTPClientRequestPart.head(head), promise: nil)
+        case .success(let link):
+            exchange.reused = reused
+            if let head = exchange.originHead { link.channel.write(HTTPClientRequestPart.head(head), promise: nil) }
             for part in held {
                 switch part {
                 case .body(let buffer):
                     exchange.bytesIn += Int64(buffer.readableBytes)
-                    origin.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+                    link.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
                 case .end(let trailers):
-                    origin.write(HTTPClientRequestPart.end(trailers), promise: nil)
+                    exchange.requestEnded = true
+                    link.channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
                 case .head:
                     break
                 }
             }
-            origin.flush()
-            state = .forwarding(exchange, origin: origin)
+            link.channel.flush()
+            state = .forwarding(exchange, origin: link)
+            schedule(context, in: shared.configuration.responseTimeout) { handler, context in
+                handler.originTimedOut(context)
+            }
         }
+    }
+
+    private func originTimedOut(_ context: ChannelHandlerContext) {
+        guard case .forwarding(var exchange, let link) = state, !exchange.responseStarted else { return }
+        link.handler.detach()
+        link.channel.close(promise: nil)
+        exchange.status = 504
+        record(exchange)
+        state = .discarding(closeAfter: true)
+        respond(context, .gatewayTimeout, html: ProxyPages.message(.gatewayTimeout, "The site did not answer in time."), keepAlive: false)
+    }
+
+    /// The response of `origin`, if it is the one this handler is being served by.
+    private func current(_ origin: any Channel) -> (Exchange, OriginLink)? {
+        guard case .forwarding(let exchange, let link) = state, link.channel === origin else { return nil }
+        return (exchange, link)
     }
 
     /// From the origin: the response's head. A MIME type the policy blocks (downloads, R4) gets the
     /// block page instead, and the origin connection is dropped.
     func originHead(_ context: ChannelHandlerContext, _ head: HTTPResponseHead, origin: any Channel) {
-        guard case .forwarding(var exchange, _) = state else { return }
+        guard case (var exchange, let link)? = current(origin) else { return }
+        // An interim response (100 Continue) is not passed on: the client did not ask for it here.
+        if head.status.code < 200 && head.status != .switchingProtocols { return }
+        timer?.cancel()
+        timer = nil
         let mime = head.headers["Content-Type"].first?.split(separator: ";").first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         }
@@ -259,8 +461,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             let snapshot = exchange.snapshot
             let decision = snapshot.decide(
                 categories: exchange.decision.categories, subject: exchange.subject, zone: exchange.zone,
-                at: Int64(Date.now.timeIntervalSince1970),
-                file: FileInfo(fileExtension: exchange.fileExtension, mimeType: mime))
+                at: unixNow(), file: FileInfo(fileExtension: exchange.fileExtension, mimeType: mime))
             if decision.action == .block {
                 exchange.decision = decision
                 exchange.status = 403
@@ -268,25 +469,26 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 shared.metrics.blocked.add(1, ordering: .relaxed)
                 // The state changes first: closing the origin reports back here at once.
                 state = .discarding(closeAfter: true)
+                link.handler.detach()
                 origin.close(promise: nil)
                 let page = ProxyPages.blockPage(site: exchange.host + (exchange.path ?? ""), decision: decision, snapshot: snapshot, contact: shared.configuration.contact)
                 respond(context, .forbidden, html: page, keepAlive: false)
-                context.close(promise: nil)
                 return
             }
         }
+        exchange.originKeepAlive = head.isKeepAlive && head.status != .switchingProtocols
         var headers = ProxyRequest.endToEnd(head.headers)
         if !exchange.keepAlive { headers.add(name: "Connection", value: "close") }
         exchange.status = UInt16(head.status.code)
         exchange.responseStarted = true
-        state = .forwarding(exchange, origin: origin)
+        state = .forwarding(exchange, origin: link)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: headers))), promise: nil)
     }
 
     func originBody(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, origin: any Channel) {
-        guard case .forwarding(var exchange, _) = state else { return }
+        guard case (var exchange, let link)? = current(origin), exchange.responseStarted else { return }
         exchange.bytesOut += Int64(buffer.readableBytes)
-        state = .forwarding(exchange, origin: origin)
+        state = .forwarding(exchange, origin: link)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         if !context.channel.isWritable { origin.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
     }
@@ -296,19 +498,40 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func originEnd(_ context: ChannelHandlerContext, origin: any Channel) {
-        guard case .forwarding(let exchange, _) = state else { return }
+        guard let (exchange, link) = current(origin), exchange.responseStarted else { return }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         record(exchange)
         shared.metrics.bytesToClients.add(UInt64(exchange.bytesOut), ordering: .relaxed)
-        state = .idle
-        origin.close(promise: nil)
-        if !exchange.keepAlive { context.close(promise: nil) }
+        if exchange.requestEnded, exchange.originKeepAlive, let key = exchange.origin {
+            pool.park(link, key: key)
+        } else {
+            link.handler.detach()
+            origin.close(promise: nil)
+        }
+        if exchange.keepAlive {
+            becomeIdle(context)
+        } else {
+            state = .idle
+            context.close(promise: nil)
+        }
     }
 
-    /// The origin went away before its response ended.
-    func originClosed(_ context: ChannelHandlerContext) {
-        guard case .forwarding(var exchange, _) = state else { return }
-        state = .idle
+    /// The origin went away before its response ended. A kept-alive connection the origin had
+    /// closed just as it was reused is tried again once on a new one, when nothing of the response
+    /// came and the request can be repeated safely.
+    func originClosed(_ context: ChannelHandlerContext, origin: any Channel) {
+        guard var (exchange, _) = current(origin) else { return }
+        timer?.cancel()
+        timer = nil
+        let idempotent = ["GET", "HEAD", "OPTIONS"].contains(exchange.method)
+        if exchange.reused, !exchange.responseStarted, idempotent, exchange.bytesIn == 0, exchange.requestEnded {
+            exchange.reused = false
+            exchange.requestEnded = false
+            state = .connecting(exchange, held: [.end(nil)])
+            connectOrigin(context, exchange: exchange, fresh: true)
+            return
+        }
+        state = .discarding(closeAfter: true)
         if exchange.responseStarted {
             record(exchange)
             context.close(promise: nil)
@@ -316,13 +539,12 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             exchange.status = 502
             record(exchange)
             respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site closed the connection without answering."), keepAlive: false)
-            context.close(promise: nil)
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, case .forwarding(_, let origin) = state {
-            origin.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        if context.channel.isWritable, case .forwarding(_, let link) = state {
+            link.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -335,9 +557,11 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        switch state {
-        case .forwarding(_, let origin): origin.close(promise: nil)
-        default: break
+        timer?.cancel()
+        timer = nil
+        if case .forwarding(_, let link) = state {
+            link.handler.detach()
+            link.channel.close(promise: nil)
         }
         state = .idle
         context.fireChannelInactive()
@@ -419,38 +643,5 @@ extension ProxyHandler.Exchange {
             time: Int64(Date.now.timeIntervalSince1970 * 1e9), source: .proxy, client: client, personID: personID,
             name: host, method: method, path: path, decision: decision, snapshot: snapshot, responseCode: status,
             latencyMicros: UInt32(clamping: max(0, elapsed)), bytesIn: bytesIn, bytesOut: bytesOut)
-    }
-}
-
-/// The origin side of a forwarded request: the response's parts go back through the proxy handler.
-final class OriginResponseHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-
-    let proxy: ProxyHandler
-    let clientContext: ChannelHandlerContext
-
-    init(proxy: ProxyHandler, clientContext: ChannelHandlerContext) {
-        self.proxy = proxy
-        self.clientContext = clientContext
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head): proxy.originHead(clientContext, head, origin: context.channel)
-        case .body(let buffer): proxy.originBody(clientContext, buffer, origin: context.channel)
-        case .end: proxy.originEnd(clientContext, origin: context.channel)
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        proxy.originFlush(clientContext)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        proxy.originClosed(clientContext)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 }

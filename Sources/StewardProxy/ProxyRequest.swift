@@ -100,7 +100,7 @@ enum ProxyRequest: Equatable {
     }
 
     /// The head sent to the origin: origin-form target, the Host the proxy connects to, no hop-by-hop
-    /// headers (nor any the Connection header names), one request per origin connection.
+    /// headers (nor any the Connection header names); HTTP/1.1, so the connection may be kept alive.
     static func originHead(_ head: HTTPRequestHead, target: RequestTarget, originForm: String) -> HTTPRequestHead {
         var headers = endToEnd(head.headers)
         headers.remove(name: "Host")
@@ -108,7 +108,6 @@ enum ProxyRequest: Equatable {
         let hostIsIPv6 = target.address.map { !$0.isIPv4 } ?? false
         let host = hostIsIPv6 ? "[\(target.host)]" : target.host
         headers.replaceOrAdd(name: "Host", value: target.port.map { "\(host):\($0)" } ?? host)
-        headers.add(name: "Connection", value: "close")
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: originForm, headers: headers)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -22,8 +23,21 @@ public struct ProxyServer: Service {
         public var connectTimeout: TimeAmount = .seconds(10)
         /// A connection with nothing read or written for this long is closed.
         public var idleTimeout: TimeAmount = .seconds(300)
-        /// How long a tunnel may wait for the TLS ClientHello.
-        public var helloTimeout: TimeAmount = .seconds(10)
+        /// How long a tunnel may wait for the TLS ClientHello (browsers send it at once; the origin
+        /// connection is held meanwhile).
+        public var helloTimeout: TimeAmount = .seconds(60)
+        /// A complete request head must arrive within this of the connection opening or the
+        /// previous response ending (a keep-alive connection waits this long for its next request).
+        public var requestHeadTimeout: TimeAmount = .seconds(60)
+        /// The origin's response head must arrive within this of the request.
+        public var responseTimeout: TimeAmount = .seconds(60)
+        /// Kept-alive origin connections: per origin and in all on each event loop, and how long
+        /// one may wait unused.
+        public var originPoolPerOrigin = 32
+        public var originPoolTotal = 2_048
+        public var originIdleTimeout: TimeAmount = .seconds(30)
+        /// Proxy login (Basic, against the directory); nil: people are identified by address.
+        public var authentication: ProxyAuthentication?
         public var maxConnectionsPerClient = 512
         public var maxConnections = 20_000
         /// Shown on block pages.
@@ -65,6 +79,7 @@ public struct ProxyServer: Service {
 
     public func run() async throws {
         let shared = self.shared
+        defer { shared.closePools() }
         var channels: [any Channel] = []
         for address in shared.configuration.listen {
             let channel = try await ServerBootstrap(group: group)
@@ -108,6 +123,76 @@ public final class ProxyMetrics: Sendable {
     }
 }
 
+/// Proxy login: people sign in to the proxy (HTTP Basic, RFC 7617) with their district username
+/// and password, checked against the directory; the request is then decided for that person,
+/// whatever device or address it comes from.
+public struct ProxyAuthentication: Sendable {
+    public enum Mode: String, Sendable {
+        /// Every request must carry a valid login (407 otherwise).
+        case required
+        /// A login is used when given; otherwise the address's session or zone decides.
+        case optional
+    }
+
+    public var mode: Mode
+    public var realm: String
+    /// Checks a login (username, password, client address) against the directory, with its own
+    /// lockout after repeated failures.
+    public var verify: @Sendable (String, String, IPAddress) async -> ProxyLoginResult
+
+    public init(mode: Mode, realm: String, verify: @escaping @Sendable (String, String, IPAddress) async -> ProxyLoginResult) {
+        self.mode = mode
+        self.realm = realm
+        self.verify = verify
+    }
+}
+
+public enum ProxyLoginResult: Sendable {
+    case person(Person)
+    case rejected
+    /// Too many failures for this account or address: refused without checking.
+    case lockedOut
+}
+
+/// Logins proven recently, so that a password is checked once a minute per person rather than
+/// on every new connection (bcrypt is slow on purpose).
+final class ProxyLogins: Sendable {
+    static let lifetime: Int64 = 60
+    static let capacity = 50_000
+    private let proven = Mutex<[String: (person: Person, expires: Int64)]>([:])
+
+    func person(for authorization: String, now: Int64) -> Person? {
+        proven.withLock { proven in
+            guard let entry = proven[authorization], entry.expires > now else { return nil }
+            return entry.person
+        }
+    }
+
+    func remember(_ authorization: String, person: Person, expires: Int64) {
+        proven.withLock { proven in
+            if proven.count >= Self.capacity {
+                let now = unixNow()
+                proven = proven.filter { $0.value.expires > now }
+                if proven.count >= Self.capacity { proven.removeAll() }
+            }
+            proven[authorization] = (person, expires)
+        }
+    }
+
+    /// The username and password of a `Basic` Proxy-Authorization value, or nil when it is not one.
+    static func basicCredentials(_ value: String) -> (String, String)? {
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "basic", parts[1].utf8.count <= 1024,
+            let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { return nil }
+        let user = String(text[..<colon])
+        let password = String(text[text.index(after: colon)...])
+        guard !user.isEmpty, !password.isEmpty else { return nil }
+        return (user, password)
+    }
+}
+
 /// What every connection of one proxy shares.
 final class ProxyShared: Sendable {
     let configuration: ProxyServer.Configuration
@@ -118,6 +203,8 @@ final class ProxyShared: Sendable {
     let metrics = ProxyMetrics()
     let bound = Mutex<[SocketAddress]>([])
     let connections = Mutex<(total: Int, perClient: [IPAddress: Int])>((0, [:]))
+    let logins = ProxyLogins()
+    private let pools = Mutex<[ObjectIdentifier: OriginPool]>([:])
 
     init(
         configuration: ProxyServer.Configuration, snapshots: SnapshotHolder, identities: ClientIdentities,
@@ -149,6 +236,27 @@ final class ProxyShared: Sendable {
             let left = state.perClient[client, default: 1] - 1
             state.perClient[client] = left > 0 ? left : nil
         }
+    }
+
+    /// The kept-alive origin connections of `eventLoop`.
+    func pool(for eventLoop: any EventLoop) -> OriginPool {
+        pools.withLock { pools in
+            let key = ObjectIdentifier(eventLoop)
+            if let pool = pools[key] { return pool }
+            let pool = OriginPool(
+                eventLoop: eventLoop, idleTimeout: configuration.originIdleTimeout,
+                maxPerOrigin: configuration.originPoolPerOrigin, maxTotal: configuration.originPoolTotal)
+            pools[key] = pool
+            return pool
+        }
+    }
+
+    func closePools() {
+        let all = pools.withLock { pools in
+            defer { pools = [:] }
+            return Array(pools.values)
+        }
+        for pool in all { pool.eventLoop.execute { pool.closeAll() } }
     }
 
     /// Whether the proxy serves this client: a configured zone's network or `clients`.

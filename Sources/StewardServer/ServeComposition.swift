@@ -150,6 +150,15 @@ public struct ServeNode: Sendable {
             proxying.contact = configuration.policy.contact
             proxying.pacProxy = proxy.pacProxy
             proxying.directNetworks = proxy.direct ?? configuration.policy.zones.flatMap(\.networks)
+            proxying.requestHeadTimeout = .seconds(Int64(proxy.requestHeadTimeoutSeconds))
+            proxying.responseTimeout = .seconds(Int64(proxy.responseTimeoutSeconds))
+            proxying.helloTimeout = .seconds(Int64(proxy.helloTimeoutSeconds))
+            proxying.originPoolPerOrigin = proxy.originPoolPerOrigin
+            proxying.originPoolTotal = proxy.originPoolTotal
+            proxying.originIdleTimeout = .seconds(Int64(proxy.originIdleSeconds))
+            if let login = proxy.authentication {
+                proxying.authentication = Self.proxyAuthentication(login, store: store, web: configuration.web, logger: logger)
+            }
             let server = ProxyServer(
                 configuration: proxying, snapshots: holder, identities: identities, recorder: recorder, group: group,
                 logger: logger)
@@ -271,6 +280,33 @@ extension StoreBackend {
             self = .postgres(url: url)
         } else {
             self = .sqlite(path: (configuration.dataDirectory as NSString).appendingPathComponent("steward.sqlite"))
+        }
+    }
+}
+
+extension ServeNode {
+    /// Proxy login against the directory's passwords, with the portal's lockout rule (failures per
+    /// account and per address) kept by a throttle of its own.
+    static func proxyAuthentication(
+        _ settings: ProxyAuthenticationSettings, store: Store, web: WebSettings?, logger: Logger
+    ) -> ProxyAuthentication {
+        let throttle = SignInThrottle(
+            failures: web?.signInFailures ?? 5, lockoutSeconds: Int64(web?.lockoutMinutes ?? 15) * 60)
+        let mode: ProxyAuthentication.Mode = settings.mode == .required ? .required : .optional
+        return ProxyAuthentication(mode: mode, realm: settings.realm) { login, password, client in
+            let keys = ["login:\(login.lowercased())", "address:\(client)"]
+            if throttle.lockedFor(keys) != nil { return .lockedOut }
+            do {
+                guard let record = try await store.credentials.authenticate(login: login, password: password) else {
+                    throttle.failed(keys)
+                    return .rejected
+                }
+                throttle.succeeded(keys)
+                return .person(record.person)
+            } catch {
+                logger.error("proxy login could not be checked", metadata: ["error": "\(error)"])
+                return .rejected
+            }
         }
     }
 }

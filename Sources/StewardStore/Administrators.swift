@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdBcrypt
 import NIOPosix
 import SQLKit
+import StewardPolicy
 
 /// The people who run Steward, each with a role and, for building administrators, the buildings
 /// they may see (least privilege, R10). Passwords are kept as bcrypt hashes only.

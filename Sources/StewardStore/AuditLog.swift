@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SQLKit
+import StewardPolicy
 
 /// The record of every administrative change and every look at a person's data (R10): who, when,
 /// what, about whom. Append-only: the database refuses updates and deletes (triggers), and each

@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import StewardPolicy
 
 /// Policy that administrators change from the console and every node compiles in: the "work only"
 /// switch per group (R20) and consents for publishing a student's work (R18).

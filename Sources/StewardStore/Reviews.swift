@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import StewardPolicy
 
 /// Requests that a blocked site be reviewed (a teacher asking that an educational site be
 /// unblocked), routed to the administrators of the requester's building. Approving one adds an

@@ -97,4 +97,4 @@ extension SQLDatabase {
 }
 
 /// Seconds since 1970, as the store keeps times.
-public func unixNow() -> Int64 { Int64(Date.now.timeIntervalSince1970) }
+

@@ -1,4 +1,5 @@
 import Foundation
+import StewardPolicy
 import StewardStore
 import Synchronization
 

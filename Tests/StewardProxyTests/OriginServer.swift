@@ -4,17 +4,23 @@ import NIOHTTP1
 import NIOPosix
 
 /// A small HTTP origin on loopback for the proxy's tests: `/hello.txt`, `/setup.exe`
-/// (an installer), `/movie` (video/mp4), `/big` (1 MiB), anything else echoes the request line and
-/// Host header.
+/// (an installer), `/movie` (video/mp4), `/big` (1 MiB), `/stall` (never answers), `/then-close`
+/// (answers with keep-alive, then closes the connection as an origin's idle timer would), anything
+/// else echoes the request line and Host header. Counts the connections it accepts.
 final class OriginServer: Sendable {
     let channel: any Channel
+    let accepted: NIOLockedValueBox<Int>
     var port: Int { channel.localAddress?.port ?? 0 }
+    var connections: Int { accepted.withLockedValue { $0 } }
 
     init() async throws {
+        let accepted = NIOLockedValueBox(0)
+        self.accepted = accepted
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                accepted.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Responder())
                 }
@@ -37,6 +43,7 @@ final class OriginServer: Sendable {
             case .body: break
             case .end:
                 guard let head else { return }
+                if head.uri == "/stall" { return }
                 var type = "text/plain"
                 var body = context.channel.allocator.buffer(capacity: 64)
                 switch head.uri {
@@ -56,9 +63,12 @@ final class OriginServer: Sendable {
                 headers.add(name: "Connection", value: head.isKeepAlive ? "keep-alive" : "close")
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
                 context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-                let keepAlive = head.isKeepAlive
+                let keepAlive = head.isKeepAlive && head.uri != "/then-close"
                 context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
-                    if !keepAlive { channel.close(promise: nil) }
+                    if !keepAlive {
+                        // After the response, as an origin closing an idle connection would.
+                        channel.eventLoop.scheduleTask(in: .milliseconds(50)) { channel.close(promise: nil) }
+                    }
                 }
             }
         }

@@ -34,7 +34,7 @@ import Testing
 
     static let document = "No gambling. Installers need permission. No video streaming in class."
 
-    static func start(tlsPort: Int = 443) async throws -> Node {
+    static func start(tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil) async throws -> Node {
         let origin = try await OriginServer()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-proxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -44,6 +44,8 @@ import Testing
         try save("aup.txt", document)
         try save("gambling.txt", "casino.example\n")
         try save("paths.txt", "127.0.0.1/forbidden\n")
+        if let roster { try save("roster.csv", roster) }
+        let proxyKeys = extra.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
         try save(
             "steward.yaml",
             """
@@ -53,17 +55,20 @@ import Testing
             lists:
               - {name: gambling, path: gambling.txt}
               - {name: blocked-paths, path: paths.txt, format: urls}
-            groups: [{id: students, roles: student}, {id: lab}]
+            \(roster == nil ? "" : "roster: roster.csv")
+            groups: [{id: students, roles: student}, {id: staff, roles: [teacher, staff]}, {id: lab}]
             zones: [{id: school, networks: [127.0.0.1/32], default-group: students}]
             policies:
               - rules:
                   - {id: no-gambling, action: block, match: {categories: [gambling]}, clause: {document: aup, section: Rules, text: No gambling.}}
+                  - {id: students-no-games, action: block, match: {groups: [students], domains: [games.example]}, clause: {document: aup, section: Rules, text: No gambling.}}
                   - {id: no-paths, action: block, match: {categories: [blocked-paths]}, clause: {document: aup, section: Rules, text: No gambling.}}
                   - {id: no-installers, action: block, match: {file-types: [exe, msi]}, clause: {document: aup, section: Downloads, text: Installers need permission.}}
                   - {id: no-video, action: block, match: {mime-types: ["video/*"]}, clause: {document: aup, section: Class, text: No video streaming in class.}}
             proxy:
               listen: ["127.0.0.1:0"]
               connect-ports: [443, \(tlsPort)]
+            \(proxyKeys)
             """)
         let loaded = try PolicyLoader.load(configFile: directory.appendingPathComponent("steward.yaml").path)
         var logger = Logger(label: "steward-proxy-test")
@@ -75,8 +80,10 @@ import Testing
         return Node(directory: directory, node: node, group: group, running: running, port: bound.first?.port ?? 0, origin: origin)
     }
 
-    static func withNode(tlsPort: Int = 443, _ body: (Node) async throws -> Void) async throws {
-        let node = try await start(tlsPort: tlsPort)
+    static func withNode(
+        tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, _ body: (Node) async throws -> Void
+    ) async throws {
+        let node = try await start(tlsPort: tlsPort, proxy: extra, roster: roster)
         do {
             try await body(node)
         } catch {
@@ -199,6 +206,95 @@ import Testing
                 allowed = try await node.node.activity.recent(name: "127.0.0.1").map(\.bytesOut)
             }
             #expect(allowed.first == 22)
+        }
+    }
+
+    @Test("Origin connections are kept alive and reused across client connections; one the origin closed is not")
+    func originPool() async throws {
+        try await Self.withNode { node in
+            let origin = "http://127.0.0.1:\(node.origin.port)"
+            // Each event loop keeps its own pool (a client's origin connection lives on the client's
+            // loop), so six client connections need at most one origin connection per loop.
+            for path in ["/a", "/b", "/c", "/d", "/e", "/f"] {
+                let result = try await node.curl(["-i", origin + path])
+                #expect(result.output.contains("GET \(path) host="), "\(result.output)")
+            }
+            let loops = System.coreCount
+            #expect(node.origin.connections <= min(loops, 5), "six requests took \(node.origin.connections) origin connections")
+            // The origin closes this connection after answering: it is not used again, and the
+            // requests after it are answered.
+            let closing = try await node.curl(["-i", origin + "/then-close"])
+            #expect(closing.output.contains("HTTP/1.1 200"), "\(closing.output)")
+            try await Task.sleep(for: .milliseconds(300))
+            for path in ["/g", "/h", "/i"] {
+                let after = try await node.curl(["-i", origin + path])
+                #expect(after.output.contains("GET \(path) host="), "\(after.output)")
+            }
+            #expect(node.origin.connections <= min(loops, 5) + 1)
+        }
+    }
+
+    @Test("Timeouts: a request head trickled too slowly is cut off; an origin that never answers gets 504")
+    func timeouts() async throws {
+        try await Self.withNode(proxy: "request-head-timeout: 1\nresponse-timeout: 1") { node in
+            let started = ContinuousClock.now
+            let partial = try await RawTCP.exchange(
+                port: node.port, "GET http://127.0.0.1:\(node.origin.port)/hello.txt HTTP/1.1\r\nHost: 127.0", timeout: .seconds(8))
+            #expect(partial.isEmpty, "\(partial)")
+            #expect(ContinuousClock.now - started < .seconds(6), "the half-sent head held the connection for \(ContinuousClock.now - started)")
+            let stalled = try await node.curl(["-i", "http://127.0.0.1:\(node.origin.port)/stall"])
+            #expect(stalled.output.contains("HTTP/1.1 504"), "\(stalled.output)")
+            let fine = try await node.curl(["-i", "http://127.0.0.1:\(node.origin.port)/hello.txt"])
+            #expect(fine.output.contains("hello from the origin"), "\(fine.output)")
+        }
+    }
+
+    static let roster = """
+        id,name,role,building,grade,email,status
+        S1,Sam Student,student,hs,10,sam@students.example,active
+        T1,Tia Teacher,teacher,hs,,tia@district.example,active
+        T2,Una Locked,teacher,hs,,una@district.example,active
+        """
+
+    @Test("Proxy login: 407 without or with wrong credentials, the person's own policy with the right ones, lockout after repeated failures")
+    func proxyLogin() async throws {
+        try await Self.withNode(proxy: "authentication: {mode: required, realm: Test District}", roster: Self.roster) { node in
+            try await node.node.store.credentials.setPassword(personID: "T1", password: "correct horse", actor: "test")
+            try await node.node.store.credentials.setPassword(personID: "S1", password: "battery staple", actor: "test")
+            try await node.node.store.credentials.setPassword(personID: "T2", password: "open sesame", actor: "test")
+            let url = "http://games.example:\(node.origin.port)/"
+            let none = try await node.curl(["-i", "http://127.0.0.1:\(node.origin.port)/hello.txt"])
+            #expect(none.output.contains("HTTP/1.1 407"), "\(none.output)")
+            #expect(none.output.contains("Proxy-Authenticate: Basic realm=\"Test District\""), "\(none.output)")
+            #expect(!none.output.contains("hello from the origin"))
+            let wrong = try await node.curl(["-i", "--proxy-user", "T1:wrong", "http://127.0.0.1:\(node.origin.port)/hello.txt"])
+            #expect(wrong.output.contains("HTTP/1.1 407"), "\(wrong.output)")
+
+            // games.example is blocked for students only; the address's zone says "students".
+            // (The name does not resolve: allowed, the teacher gets 502 from the proxy.)
+            let teacher = try await node.curl(["-i", "--proxy-user", "T1:correct horse", url])
+            #expect(teacher.output.contains("HTTP/1.1 502"), "\(teacher.output)")
+            let student = try await node.curl(["-i", "--proxy-user", "sam@students.example:battery staple", url])
+            #expect(student.output.contains("HTTP/1.1 403"), "\(student.output)")
+            let allowed = try await node.curl(["-i", "--proxy-user", "sam@students.example:battery staple", "http://127.0.0.1:\(node.origin.port)/hello.txt"])
+            #expect(allowed.output.contains("hello from the origin"), "\(allowed.output)")
+            var people: [String?] = []
+            for _ in 0..<40 where people.isEmpty {
+                try await Task.sleep(for: .milliseconds(100))
+                people = try await node.node.activity.recent(name: "games.example").map(\.personID)
+            }
+            #expect(Set(people) == ["T1", "S1"], "\(people)")
+
+            // A tunnel asks for the login too.
+            let tunnel = try await RawTCP.exchange(port: node.port, "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n", timeout: .seconds(2))
+            #expect(tunnel.hasPrefix("HTTP/1.1 407"), "\(tunnel)")
+
+            // Five failures lock the account, even for the right password.
+            for _ in 0..<5 {
+                _ = try await node.curl(["-i", "--proxy-user", "una@district.example:guess", "http://127.0.0.1:\(node.origin.port)/hello.txt"])
+            }
+            let locked = try await node.curl(["-i", "--proxy-user", "una@district.example:open sesame", "http://127.0.0.1:\(node.origin.port)/x"])
+            #expect(locked.output.contains("HTTP/1.1 429"), "\(locked.output)")
         }
     }
 }
