@@ -6,6 +6,8 @@ import NIOHTTP1
 struct OriginLink {
     let channel: any Channel
     let handler: OriginResponseHandler
+    /// Charges the connection's reads to the person of the request it serves, when limited.
+    let throttle: ReadThrottle
 }
 
 /// Idle keep-alive connections to origins, one pool per event loop: a request's origin connection
@@ -64,6 +66,7 @@ final class OriginPool: @unchecked Sendable {
             return
         }
         link.handler.park(in: self, key: key)
+        link.throttle.key = nil
         let channel = link.channel
         let timer = eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
         var list = idle[key, default: []]

@@ -375,6 +375,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 channel.eventLoop.makeCompletedFuture {
                     let (handler, context) = loopBound.value
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ReadThrottle(limiter: handler.shared.limiter))
                     try sync.addHandler(HTTPRequestEncoder())
                     try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                     try sync.addHandler(OriginResponseHandler(proxy: handler, clientContext: context))
@@ -384,7 +385,12 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             .whenComplete { result in
                 let (handler, context) = loopBound.value
                 let link = result.flatMap { channel in
-                    Result { OriginLink(channel: channel, handler: try channel.pipeline.syncOperations.handler(type: OriginResponseHandler.self)) }
+                    Result {
+                        let sync = channel.pipeline.syncOperations
+                        return OriginLink(
+                            channel: channel, handler: try sync.handler(type: OriginResponseHandler.self),
+                            throttle: try sync.handler(type: ReadThrottle.self))
+                    }
                 }
                 handler.originConnected(context, result: link, reused: false)
             }
@@ -409,6 +415,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             if complete { context.close(promise: nil) }
         case .success(let link):
             exchange.reused = reused
+            link.throttle.key = shared.throttleKey(exchange, client: client)
             if let head = exchange.originHead { link.channel.write(HTTPClientRequestPart.head(head), promise: nil) }
             for part in held {
                 switch part {
@@ -576,9 +583,15 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let limiter = shared.limiter
         originBootstrap(context)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.autoRead, value: false)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ReadThrottle(limiter: limiter))
+                }
+            }
             .connect(host: host, port: port)
             .whenComplete { result in
                 loopBoundSelf.value.tunnelConnected(

@@ -36,6 +36,8 @@ public struct ProxyServer: Service {
         public var originPoolPerOrigin = 32
         public var originPoolTotal = 2_048
         public var originIdleTimeout: TimeAmount = .seconds(30)
+        /// Priority classes (R6): the rate non-priority traffic is limited to per person; nil: none.
+        public var bandwidth: BandwidthLimiter.Configuration?
         /// Proxy login (Basic, against the directory); nil: people are identified by address.
         public var authentication: ProxyAuthentication?
         public var maxConnectionsPerClient = 512
@@ -204,6 +206,7 @@ final class ProxyShared: Sendable {
     let bound = Mutex<[SocketAddress]>([])
     let connections = Mutex<(total: Int, perClient: [IPAddress: Int])>((0, [:]))
     let logins = ProxyLogins()
+    let limiter: BandwidthLimiter?
     private let pools = Mutex<[ObjectIdentifier: OriginPool]>([:])
 
     init(
@@ -215,6 +218,14 @@ final class ProxyShared: Sendable {
         self.identities = identities
         self.recorder = recorder
         self.logger = logger
+        limiter = configuration.bandwidth.map { BandwidthLimiter(configuration: $0) }
+    }
+
+    /// The bucket an exchange's traffic is charged to, when the policy marks its destination
+    /// non-priority and a rate is configured: the person, else the client address.
+    func throttleKey(_ exchange: ProxyHandler.Exchange, client: IPAddress) -> String? {
+        guard limiter != nil, exchange.snapshot.isNonPriority(exchange.decision.categories) else { return nil }
+        return exchange.personID.map { "person:\($0)" } ?? "address:\(client)"
     }
 
     /// Counts a new connection from `client`; false when a cap is reached.

@@ -121,6 +121,9 @@ final class TunnelPeekHandler: ChannelInboundHandler, RemovableChannelHandler {
             let sync = context.pipeline.syncOperations
             try sync.addHandler(clientGlue, position: .after(self))
             try origin.pipeline.syncOperations.addHandler(originGlue)
+            if let throttle = try? origin.pipeline.syncOperations.handler(type: ReadThrottle.self) {
+                throttle.key = shared.throttleKey(exchange, client: client)
+            }
             if let held, held.readableBytes > 0 {
                 origin.writeAndFlush(held, promise: nil)
                 exchange.bytesIn += Int64(held.readableBytes)

@@ -16,6 +16,10 @@ public final class PolicySnapshot: Sendable {
     let clock: LocalClock
     let cipa: BitSet512
     let personalUse: BitSet512
+    /// Priority classes (R6): categories whose traffic the proxy may rate-limit, and categories
+    /// (education, work) that are never limited even when also in a non-priority category.
+    let nonPriority: BitSet512
+    let priority: BitSet512
     /// Zone networks, longest prefix first, so the first hit is the most specific zone.
     let zoneNetworks: [(network: IPNetwork, zone: Int32)]
     let zoneDefaultGroups: [Int32]
@@ -30,9 +34,11 @@ public final class PolicySnapshot: Sendable {
 
     init(
         lists: CompiledLists, definition: PolicyDefinition, rules: [CompiledRule], schedules: [CompiledSchedule],
-        clock: LocalClock, cipa: BitSet512, personalUse: BitSet512, zoneDefaultGroups: [Int32],
-        compileSeconds: Double
+        clock: LocalClock, cipa: BitSet512, personalUse: BitSet512, nonPriority: BitSet512 = BitSet512(),
+        priority: BitSet512 = BitSet512(), zoneDefaultGroups: [Int32], compileSeconds: Double
     ) {
+        self.nonPriority = nonPriority
+        self.priority = priority
         self.lists = lists
         self.definition = definition
         self.groups = definition.groups
@@ -70,6 +76,12 @@ public final class PolicySnapshot: Sendable {
     /// The rule a decision names (`Decision.rule`), if any.
     public func rule(at index: Int32) -> RuleDefinition? {
         index >= 0 && Int(index) < rules.count ? rules[Int(index)].definition : nil
+    }
+
+    /// Whether traffic to a destination in `categories` is non-priority (R6): in a non-priority
+    /// category and in no priority one.
+    public func isNonPriority(_ categories: BitSet512) -> Bool {
+        categories.intersects(nonPriority) && !categories.intersects(priority)
     }
 
     /// The CIPA categories' names.
