@@ -57,7 +57,12 @@ public enum ListLoader {
                             }
                         }
                     } catch {
-                        log.add(file: configFile, line: nil, path: path, error.description)
+                        var message = error.description
+                        if case .reservedCategory = error {
+                            message +=
+                                " (\(folder): give the directory a name prefix, or leave the category out with 'only')"
+                        }
+                        log.add(file: configFile, line: nil, path: path, message)
                     }
                 }
                 for name in source.only where !found.contains(name) {

@@ -105,6 +105,14 @@ struct PolicyReader {
             value.problem("a list file needs a name: the category its entries belong to")
             return nil
         }
+        if name == CompiledLists.ipAddressCategory {
+            // Merging a list into the built-in category would put its names in it too, and the
+            // category promises to hold only destinations written as addresses.
+            keys["name"]?.problem(
+                "'\(name)' is a built-in category (every destination written as an IP address is in it); "
+                    + "name the list something else, and allow-list addresses by naming that list in a rule")
+            return nil
+        }
         if !only.isEmpty { keys["only"]?.problem("'only' selects categories of a UT1 directory, not of a file") }
         let format = keys["format"]?.oneOf(ListFormat.self) ?? .auto
         return ListSource(kind: .file, path: resolved, name: name, format: format)
@@ -218,8 +226,9 @@ struct PolicyReader {
     }
 
     static let matchKeys = [
-        "groups", "zones", "categories", "domains", "urls", "file-types", "mime-types", "during", "outside",
+        "groups", "zones", "categories", "domains", "urls", "file-types", "mime-types", "during", "outside", "except",
     ]
+    static let exceptKeys = ["groups", "people"]
 
     func rule(_ value: YAMLValue) -> RuleDefinition? {
         guard
@@ -238,6 +247,14 @@ struct PolicyReader {
             match.mimeTypes = fields["mime-types"]?.strings() ?? []
             match.during = fields["during"]?.strings() ?? []
             match.outside = fields["outside"]?.strings() ?? []
+            if let exceptValue = fields["except"], let except = exceptValue.mapping(keys: Self.exceptKeys) {
+                match.exceptGroups = except["groups"]?.strings() ?? []
+                match.exceptPeople = except["people"]?.strings() ?? []
+                if match.exceptGroups.isEmpty, match.exceptPeople.isEmpty {
+                    exceptValue.problem(
+                        "an exception names the groups or people the rule does not apply to (groups: […], people: […])")
+                }
+            }
         }
         let clause = keys["clause"].flatMap { self.clause($0) }
         return RuleDefinition(

@@ -102,6 +102,10 @@ public struct ProxySettings: Sendable {
     public var originIdleSeconds = 30
     /// Proxy login (`authentication:`): nil when people are identified by address only.
     public var authentication: ProxyAuthenticationSettings?
+    /// R6 (`bandwidth:`): KiB/s per person for the policy's non-priority categories (0: no limit),
+    /// and the KiB/s to all clients above which the limit applies (0: always).
+    public var nonPriorityKiBPerSecond = 0
+    public var busyAboveKiBPerSecond = 0
 
     public init() {}
 }

@@ -102,7 +102,7 @@ enum ServiceSettingsReader {
         let keys = [
             "listen", "clients", "connect-ports", "connect-timeout", "idle-timeout", "max-connections-per-client",
             "max-connections", "pac-proxy", "direct", "request-head-timeout", "response-timeout", "hello-timeout",
-            "origin-pool", "authentication",
+            "origin-pool", "authentication", "bandwidth",
         ]
         guard let fields = value.mapping(keys: keys) else { return settings }
         if let listen = fields["listen"] { settings.listen = listenAddresses(listen, defaultPort: 3128) }
@@ -144,6 +144,10 @@ enum ServiceSettingsReader {
             if let count = pool["per-origin"]?.int(in: 0...10_000) { settings.originPoolPerOrigin = count }
             if let count = pool["total"]?.int(in: 0...1_000_000) { settings.originPoolTotal = count }
             if let seconds = pool["idle-timeout"]?.int(in: 1...3_600) { settings.originIdleSeconds = seconds }
+        }
+        if let bandwidth = fields["bandwidth"]?.mapping(keys: ["non-priority-kib-per-second", "when-busy-above-kib-per-second"], required: ["non-priority-kib-per-second"]) {
+            if let rate = bandwidth["non-priority-kib-per-second"]?.int(in: 0...10_000_000) { settings.nonPriorityKiBPerSecond = rate }
+            if let busy = bandwidth["when-busy-above-kib-per-second"]?.int(in: 0...100_000_000) { settings.busyAboveKiBPerSecond = busy }
         }
         if let authentication = fields["authentication"] {
             var login = ProxyAuthenticationSettings()

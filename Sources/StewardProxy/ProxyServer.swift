@@ -110,6 +110,11 @@ public final class ProxyMetrics: Sendable {
     public let refused = Atomic<UInt64>(0)
     public let tunnels = Atomic<UInt64>(0)
     public let bytesToClients = Atomic<UInt64>(0)
+    let limiter: BandwidthLimiter?
+
+    init(limiter: BandwidthLimiter?) {
+        self.limiter = limiter
+    }
 
     public func prometheusText() -> String {
         var text = "# HELP steward_proxy_requests_total Proxy requests and tunnels by decision.\n"
@@ -121,6 +126,11 @@ public final class ProxyMetrics: Sendable {
         text += "steward_proxy_tunnels_total \(tunnels.load(ordering: .relaxed))\n"
         text += "# TYPE steward_proxy_bytes_to_clients_total counter\n"
         text += "steward_proxy_bytes_to_clients_total \(bytesToClients.load(ordering: .relaxed))\n"
+        if let limiter {
+            text += "# HELP steward_proxy_rate_limited_total Reads of non-priority traffic held back to the per-person rate (R6).\n"
+            text += "# TYPE steward_proxy_rate_limited_total counter\n"
+            text += "steward_proxy_rate_limited_total \(limiter.limited.load(ordering: .relaxed))\n"
+        }
         return text
     }
 }
@@ -202,7 +212,7 @@ final class ProxyShared: Sendable {
     let identities: ClientIdentities
     let recorder: ActivityRecorder
     let logger: Logger
-    let metrics = ProxyMetrics()
+    let metrics: ProxyMetrics
     let bound = Mutex<[SocketAddress]>([])
     let connections = Mutex<(total: Int, perClient: [IPAddress: Int])>((0, [:]))
     let logins = ProxyLogins()
@@ -219,6 +229,7 @@ final class ProxyShared: Sendable {
         self.recorder = recorder
         self.logger = logger
         limiter = configuration.bandwidth.map { BandwidthLimiter(configuration: $0) }
+        metrics = ProxyMetrics(limiter: limiter)
     }
 
     /// The bucket an exchange's traffic is charged to, when the policy marks its destination

@@ -156,6 +156,10 @@ public struct ServeNode: Sendable {
             proxying.originPoolPerOrigin = proxy.originPoolPerOrigin
             proxying.originPoolTotal = proxy.originPoolTotal
             proxying.originIdleTimeout = .seconds(Int64(proxy.originIdleSeconds))
+            if proxy.nonPriorityKiBPerSecond > 0 {
+                proxying.bandwidth = BandwidthLimiter.Configuration(
+                    bytesPerSecond: proxy.nonPriorityKiBPerSecond * 1024, busyAbove: proxy.busyAboveKiBPerSecond * 1024)
+            }
             if let login = proxy.authentication {
                 proxying.authentication = Self.proxyAuthentication(login, store: store, web: configuration.web, logger: logger)
             }

@@ -223,6 +223,101 @@ import Testing
         #expect(lines.count == 6)  // also line 6's missing revocation reason
     }
 
+    /// A download rule with an exception, for the `except:` tests; `except` is the block under
+    /// `except:`. The rule is on line 22, `except:` on line 26, the block from line 27.
+    static func exceptConfig(_ except: String) -> String {
+        let rules = """
+              - id: no-downloads
+                action: block
+                match:
+                  file-types: [exe]
+                  except:
+        \(except)
+                clause: {document: aup, section: One, text: No gambling on the network.}
+        """
+        return baseConfig(rules: rules).replacingOccurrences(
+            of: "groups:\n", with: "groups:\n  - id: permitted\n    members: [P1]\n")
+    }
+
+    @Test("A rule's exceptions are read: groups and person ids")
+    func exceptIsRead() throws {
+        let loaded = try load(Self.exceptConfig("            groups: [permitted]\n            people: [P1, \"007\"]")).get()
+        let match = try #require(loaded.snapshot.ruleDefinitions.first?.match)
+        #expect(match.exceptGroups == ["permitted"])
+        #expect(match.exceptPeople == ["P1", "007"])
+        #expect(match.fileTypes == ["exe"])
+    }
+
+    @Test("An unknown key inside except names file, line and key, with the key it was meant to be")
+    func exceptUnknownKey() throws {
+        let found = try problems(Self.exceptConfig("            group: [permitted]\n            persons: [P1]"))
+        let group = try #require(found.first { $0.message.contains("unknown key 'group'") })
+        #expect(group.message.contains("did you mean 'groups'"))
+        #expect(group.path == "policies[0].rules[0].match.except.group")
+        #expect(group.line == 27)
+        #expect(group.file.hasSuffix("steward.yaml"))
+        let persons = try #require(found.first { $0.message.contains("unknown key 'persons'") })
+        #expect(persons.path == "policies[0].rules[0].match.except.persons")
+        #expect(persons.line == 28)
+    }
+
+    @Test("A misspelt except is an unknown match key, with a suggestion")
+    func exceptMisspelt() throws {
+        let config = Self.exceptConfig("            groups: [permitted]").replacingOccurrences(of: "except:", with: "exept:")
+        let found = try problems(config)
+        let typo = try #require(found.first { $0.message.contains("unknown key 'exept'") })
+        #expect(typo.message.contains("did you mean 'except'"))
+        #expect(typo.path == "policies[0].rules[0].match.exept")
+        #expect(typo.line == 26)
+    }
+
+    @Test("An unknown group in except is a compile error with its key path and the rule's line")
+    func exceptUnknownGroup() throws {
+        let found = try problems(Self.exceptConfig("            groups: [permitted, ghosts]"))
+        #expect(found.count == 1)
+        let ghost = try #require(found.first)
+        #expect(ghost.path == "policies[0].rules[0].match.except.groups[1]")
+        #expect(ghost.message == "unknown group 'ghosts'")
+        #expect(ghost.line == 22)
+        #expect(ghost.file.hasSuffix("steward.yaml"))
+    }
+
+    @Test("An except that names nobody, or is not a mapping, is refused")
+    func exceptEmpty() throws {
+        let empty = try problems(Self.exceptConfig("            {}"))
+        #expect(empty.contains { $0.path == "policies[0].rules[0].match.except" && $0.message.contains("names the groups or people") })
+        let list = try problems(Self.exceptConfig("            [permitted]"))
+        #expect(list.contains { $0.path == "policies[0].rules[0].match.except" && $0.message.contains("expected a mapping") })
+    }
+
+    @Test("A list file named ip-address is refused with its line: the name is the built-in category's")
+    func listNamedIPAddress() throws {
+        let config = Self.baseConfig().replacingOccurrences(
+            of: "lists:\n", with: "lists:\n  - name: ip-address\n    path: addresses.txt\n")
+        let found = try problems(config, files: ["addresses.txt": "192.0.2.1\n"])
+        #expect(found.count == 1)
+        let problem = try #require(found.first)
+        #expect(problem.path == "lists[0].name")
+        #expect(problem.line == 9)
+        #expect(problem.message.contains("'ip-address' is a built-in category"))
+    }
+
+    @Test("A UT1 directory with an ip-address folder is refused, and loads under a name prefix")
+    func directoryWithIPAddressFolder() throws {
+        let files = ["ut1/ip-address/domains": "192.0.2.1\n", "ut1/games/domains": "game.example\n"]
+        let plain = Self.baseConfig().replacingOccurrences(of: "lists:\n", with: "lists:\n  - path: ut1\n")
+        let found = try problems(plain, files: files)
+        #expect(found.count == 1)
+        let problem = try #require(found.first)
+        #expect(problem.path == "lists[0]")
+        #expect(problem.message.contains("'ip-address' is a built-in category"))
+        #expect(problem.message.contains("name prefix"))
+        let prefixed = plain.replacingOccurrences(of: "  - path: ut1\n", with: "  - path: ut1\n    name: ut1-\n")
+        let lists = try load(prefixed, files: files).get().snapshot.lists
+        #expect(lists.category(named: "ut1-ip-address")?.kind == .list)
+        #expect(lists.category(named: "ip-address")?.kind == .builtIn)
+    }
+
     @Test("A configuration file that is not there, or empty, is one clear problem")
     func noFile() throws {
         #expect(throws: ConfigError.self) { try PolicyLoader.load(configFile: "/nonexistent/steward.yaml") }

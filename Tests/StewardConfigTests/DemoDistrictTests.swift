@@ -47,6 +47,21 @@ import Testing
         Case(client: "10.10.1.1", domain: "www.888casino.com", decision: "block", rule: "students-non-educational", clause: "games, wagering, gambling"),
         Case(client: "127.0.0.1", domain: "chatgpt.com", decision: "allow", rule: nil, clause: nil),
         Case(user: "S00001", domain: "files.wetransfer.com", decision: "flag", rule: "students-filehosting", clause: "distribution of any personal files"),
+        // An address instead of a name: blocked for students and unidentified devices, not for staff;
+        // a listed address cites its own category's rule.
+        Case(user: "S00001", url: "http://93.184.216.34/", decision: "block", rule: "students-ip-literals", clause: "Using anonymous proxies to bypass content filtering tools"),
+        Case(user: "S00002", url: "http://[2001:db8::1]/index.html", decision: "block", rule: "students-ip-literals", clause: "Using anonymous proxies"),
+        Case(user: "S00001", domain: "93.184.216.34", decision: "block", rule: "students-ip-literals", clause: "Using anonymous proxies"),
+        Case(client: "10.10.1.1", url: "http://93.184.216.34/", decision: "block", rule: "students-ip-literals", clause: "Using anonymous proxies"),
+        Case(client: "10.10.1.1", url: "http://1.1.1.1/dns-query", decision: "block", rule: "students-anonymisers", clause: "Using anonymous proxies"),
+        Case(user: "T00001", url: "http://93.184.216.34/", decision: "allow", rule: nil, clause: nil),
+        // Downloads with permission (R4): the download rules except the permitted group, whose
+        // members still meet every category block; an allow-listed site serves no installer.
+        Case(user: "S10224", url: "http://downloads.example.org/tools/setup.EXE", decision: "allow", rule: nil, clause: nil),
+        Case(user: "S10224", url: "http://www.888casino.com/setup.exe", decision: "block", rule: "students-non-educational", clause: "games, wagering, gambling"),
+        Case(user: "T2044", url: "http://downloads.example.org/tools/setup.msi", decision: "allow", rule: nil, clause: nil),
+        Case(user: "T2045", url: "http://www.888casino.com/setup.msi", decision: "block", rule: "staff-gambling", clause: "Any use for private financial gain"),
+        Case(user: "S00002", url: "http://www.coolmathgames.com/setup.exe", decision: "block", rule: "students-downloads", clause: "without permission or approval"),
     ]
 
     @Test("The demo district's decisions cite the right rule and clause", arguments: cases)
@@ -81,6 +96,24 @@ import Testing
         let gambling = lists.stats[lists.category(named: "gambling")!.index]
         #expect(gambling.domains > 30_000)
         #expect(lists.categoryNames(ofName: "www.888casino.com").contains("gambling"))
+    }
+
+    @Test("The built-in ip-address category is listed by lists stats: built-in, no entries")
+    func ipAddressInStatistics() throws {
+        let rows = ListStatistics(demoDistrict).rows
+        let row = try #require(rows.first { $0.category == "ip-address" })
+        #expect(row.kind == "built-in")
+        let counts: [Int] = [row.domains, row.urls, row.addresses, row.duplicates, row.rejected]
+        #expect(counts == [0, 0, 0, 0, 0])
+        #expect(rows.filter { $0.category == "ip-address" }.count == 1)
+    }
+
+    @Test("The exception for download permission is explained by steward check")
+    func downloadPermissionExplained() throws {
+        let check = DecisionCheck(user: "S10224", url: "http://downloads.example.org/tools/setup.exe", at: "2026-11-23T10:00")
+        let explanation = try check.run(on: demoDistrict.snapshot).explanation
+        #expect(explanation.reason.contains("rule 'students-downloads' does not apply"))
+        #expect(explanation.reason.contains("Permitted to download software"))
     }
 
     @Test("The demo roster has a few hundred people over three buildings")

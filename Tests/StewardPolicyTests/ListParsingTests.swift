@@ -87,10 +87,15 @@ import Testing
         let lists = try compileLists([("redirector", .domains, "1.2.3.4\n2001:db8::7\n10.0.0.0/8\nproxy.example\n")])
         #expect(lists.stats[0].addresses == 3)
         #expect(lists.stats[0].rejected == 0)
-        #expect(lists.names(of: lists.categories(ofAddress: IPAddress("1.2.3.4")!)) == ["redirector"])
-        #expect(lists.names(of: lists.categories(ofAddress: IPAddress("2001:db8::7")!)) == ["redirector"])
-        #expect(lists.names(of: lists.categories(ofAddress: IPAddress("10.200.3.4")!)) == ["redirector"])
-        #expect(lists.categories(ofAddress: IPAddress("1.2.3.5")!).isEmpty)
+        #expect(lists.names(of: lists.listedCategories(ofAddress: IPAddress("1.2.3.4")!)) == ["redirector"])
+        #expect(lists.names(of: lists.listedCategories(ofAddress: IPAddress("2001:db8::7")!)) == ["redirector"])
+        #expect(lists.names(of: lists.listedCategories(ofAddress: IPAddress("10.200.3.4")!)) == ["redirector"])
+        #expect(lists.listedCategories(ofAddress: IPAddress("1.2.3.5")!).isEmpty)
+        // As a destination, an address is also in the built-in category (after the lists).
+        #expect(lists.names(of: lists.categories(ofAddress: IPAddress("1.2.3.4")!)) == ["redirector", "ip-address"])
+        #expect(lists.names(of: lists.categories(ofAddress: IPAddress("2001:db8::7")!)) == ["redirector", "ip-address"])
+        #expect(lists.names(of: lists.categories(ofAddress: IPAddress("10.200.3.4")!)) == ["redirector", "ip-address"])
+        #expect(lists.names(of: lists.categories(ofAddress: IPAddress("1.2.3.5")!)) == ["ip-address"])
     }
 
     @Test("Duplicates are counted once and reported as duplicates")

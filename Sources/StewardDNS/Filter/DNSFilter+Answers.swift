@@ -10,7 +10,9 @@ public enum DNSBlockAnswer: Sendable {
 
 extension DNSFilter {
     /// Decides every other name in the answer (CNAME chain owners and targets) and every address
-    /// it carries: an allowed name that aliases, or resolves to, a blocked one is blocked.
+    /// it carries: an allowed name that aliases, or resolves to, a blocked one is blocked. Answer
+    /// addresses are checked against the lists' address entries only, never the built-in
+    /// `ip-address` category: the client asked for a name, not an address.
     func inspect(_ response: DNSMessage, decision: Decision, context: Context) -> (DNSMessage, Decision) {
         let snapshot = context.snapshot
         for record in response.answers {
@@ -29,7 +31,7 @@ extension DNSFilter {
             if let v4 = record.ipv4 { address = IPAddress(ipv4: v4.value) }
             if let v6 = record.ipv6 { address = IPAddress(high: v6.high, low: v6.low) }
             if let address {
-                let categories = snapshot.lists.categories(ofAddress: address)
+                let categories = snapshot.lists.listedCategories(ofAddress: address)
                 if !categories.isEmpty {
                     let byAddress = snapshot.decide(
                         categories: categories, subject: context.subject, zone: context.zone, at: context.now, file: nil)

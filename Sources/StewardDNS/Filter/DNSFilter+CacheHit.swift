@@ -41,7 +41,7 @@ extension DNSFilter {
                 }
                 if aliased.action == .block { return nil }
             case .address(let address):
-                let categories = snapshot.lists.categories(ofAddress: address)
+                let categories = snapshot.lists.listedCategories(ofAddress: address)
                 if !categories.isEmpty,
                     snapshot.decide(categories: categories, subject: subject, zone: zone, at: now, file: nil).action
                         == .block

@@ -11,6 +11,12 @@
     @usableFromInline var needsFile: Bool
     /// The rule has schedule conditions.
     @usableFromInline var needsClock: Bool
+    /// Groups the rule never applies to (empty when none are excepted).
+    @usableFromInline var exceptGroups: BitSet512
+    /// The rule excepts named people (see `CompiledRule.exceptPeople`).
+    @usableFromInline var exceptsPeople: Bool
+    /// The rule has an exception of either kind; tested only once every other condition holds.
+    @usableFromInline var hasExceptions: Bool
     @usableFromInline var action: RuleAction
 
     init(_ rule: CompiledRule) {
@@ -22,6 +28,9 @@
         anyDestination = rule.destinations == nil
         needsFile = !rule.fileTypes.isEmpty || !rule.mimeTypes.isEmpty
         needsClock = rule.needsClock
+        exceptGroups = rule.exceptGroups
+        exceptsPeople = !rule.exceptPeople.isEmpty
+        hasExceptions = !rule.exceptGroups.isEmpty || !rule.exceptPeople.isEmpty
         action = rule.definition.action
     }
 }
@@ -37,8 +46,17 @@ struct CompiledRule: Sendable {
     let mimeTypes: [String]
     let during: [Int]
     let outside: [Int]
+    /// Groups and roster person ids the rule does not apply to.
+    let exceptGroups: BitSet512
+    let exceptPeople: Set<String>
 
     var needsClock: Bool { !during.isEmpty || !outside.isEmpty }
+
+    /// Whether a person id is one the rule excepts. Hashes the id; allocates nothing.
+    func excepts(personID: String?) -> Bool {
+        guard let personID else { return false }
+        return exceptPeople.contains(personID)
+    }
 
     func matches(file: FileInfo?) -> Bool {
         if fileTypes.isEmpty && mimeTypes.isEmpty { return true }

@@ -32,6 +32,9 @@ public struct Decision: Sendable, Hashable {
     public var categories: BitSet512
     /// Index of the subject's primary group, or -1.
     public var group: Int32
+    /// Index of the first rule, before the one that decided, that would have matched had the
+    /// subject not been excepted from it (`except:`), or -1. For explanations only.
+    public var exceptedRule: Int32 = -1
 
     public init(action: RuleAction, cause: DecisionCause, rule: Int32, categories: BitSet512, group: Int32) {
         self.action = action

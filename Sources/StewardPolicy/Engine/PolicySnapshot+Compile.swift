@@ -55,7 +55,9 @@ extension PolicySnapshot {
             }
         }
 
-        // Category names → bits.
+        // Category names → bits. The built-in categories (`ip-address`) come after the lists and
+        // before the rules' inline lists, so rules can name them like any list.
+        listCompiler.addBuiltInCategories()
         var categoryBits: [String: Int] = [:]
         for category in listCompiler.categories { categoryBits[category.name] = category.index }
         func categorySet(_ names: [String], _ location: SourceLocation?, _ path: String) -> BitSet512 {
@@ -121,6 +123,13 @@ extension PolicySnapshot {
             }
             let groups = bits(match.groups, groupIndex, "groups", "group")
             let zones = bits(match.zones, zoneIndex, "zones", "zone")
+            let exceptGroups = bits(match.exceptGroups, groupIndex, "except.groups", "group") ?? BitSet512()
+            // People are not checked against the roster: it changes with every import, and an
+            // exception for someone who left (or is not imported yet) harms nobody.
+            for (position, id) in match.exceptPeople.enumerated()
+            where id.trimmingCharacters(in: .whitespaces).isEmpty {
+                problem(location, "\(path).match.except.people[\(position)]", "a person id must not be empty")
+            }
             var destinations: BitSet512? = nil
             if match.hasDestination {
                 var set = categorySet(match.categories, location, "\(path).match.categories")
@@ -197,7 +206,8 @@ extension PolicySnapshot {
                 CompiledRule(
                     definition: rule, groups: groups, zones: zones, destinations: destinations,
                     fileTypes: match.fileTypes.map { $0.lowercased() }, mimeTypes: match.mimeTypes.map { $0.lowercased() },
-                    during: during, outside: outside))
+                    during: during, outside: outside, exceptGroups: exceptGroups,
+                    exceptPeople: Set(match.exceptPeople)))
         }
 
         guard problems.isEmpty, let clock else { return .failure(PolicyError(problems: problems)) }

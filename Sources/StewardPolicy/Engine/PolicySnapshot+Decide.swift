@@ -1,7 +1,8 @@
 /// The decision procedure. Precedence, highest first (documented in the README):
 /// 1. an inactive account is blocked; a revoked one is blocked until its end date (R13);
 /// 2. a "work only" group blocks personal-use categories (R20);
-/// 3. the rules, in order: the first whose every condition holds decides;
+/// 3. the rules, in order: the first whose every condition holds decides, unless the subject is in
+///    one of its excepted groups or is one of its excepted people (then the next rule is tried);
 /// 4. otherwise the policy's default action;
 /// 5. then the CIPA safeguard (R1): a destination in a CIPA category is blocked unless the decision
 ///    already blocks, or an identified adult is allowed by a rule that names that category.
@@ -64,6 +65,14 @@ extension PolicySnapshot {
                     let now = local ?? clock.local(instant)
                     local = now
                     if !scheduleHolds(rules[index], weekday: now.weekday, minute: now.minute) { continue }
+                }
+                // Last, since it is rare for every other condition to hold: the rule's exceptions.
+                if matchers[index].hasExceptions,
+                    matchers[index].exceptGroups.intersects(subject.groups)
+                        || (matchers[index].exceptsPeople && rules[index].excepts(personID: subject.personID))
+                {
+                    if decision.exceptedRule < 0 { decision.exceptedRule = Int32(index) }
+                    continue
                 }
                 decision.action = matchers[index].action
                 decision.cause = .rule

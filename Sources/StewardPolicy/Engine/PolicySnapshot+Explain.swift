@@ -50,7 +50,7 @@ extension PolicySnapshot {
         let rule = rule(at: decision.rule)
         let group = group(at: decision.group)
         let clause = clause(for: decision)
-        let reason: String
+        var reason: String
         switch decision.cause {
         case .rule:
             let what = rule?.description.map { ": \($0)" } ?? ""
@@ -79,6 +79,11 @@ extension PolicySnapshot {
         case .workOnly:
             reason = "Personal use is switched off for \(group?.name ?? "this group") (work only)"
         }
+        if decision.cause == .rule || decision.cause == .defaultAction,
+            let note = exceptionNote(decision, subject: subject)
+        {
+            reason += "; " + note
+        }
         let clauseText = clause.map { clause in
             Explanation.ClauseText(
                 document: document(id: clause.document)?.title ?? clause.document, documentID: clause.document,
@@ -87,6 +92,24 @@ extension PolicySnapshot {
         return Explanation(
             decision: decision.action.rawValue, rule: rule?.id, categories: categories, clause: clauseText,
             group: group?.id, reason: reason)
+    }
+
+    /// Why an earlier rule that would have matched did not: the subject is excepted from it.
+    func exceptionNote(_ decision: Decision, subject: Subject) -> String? {
+        let index = Int(decision.exceptedRule)
+        guard index >= 0, index < rules.count else { return nil }
+        let rule = rules[index]
+        let why: String
+        if rule.excepts(personID: subject.personID), let id = subject.personID {
+            why = "\(id) is excepted from it by name"
+        } else if let bit = rule.exceptGroups.intersection(subject.groups).members.first,
+            let excepted = group(at: Int32(bit))
+        {
+            why = "the group '\(excepted.name)' is excepted from it"
+        } else {
+            return nil
+        }
+        return "rule '\(rule.definition.id)' does not apply: \(why)"
     }
 
     // ISO8601DateFormatter is thread-safe once configured; it is never changed after this.

@@ -1,6 +1,10 @@
-/// What a category (one list, or one rule's own inline entries) is.
+/// What a category (one list, one rule's own inline entries, or a built-in one) is.
 public struct CategoryInfo: Sendable, Hashable {
-    public enum Kind: String, Sendable { case list, inline }
+    public enum Kind: String, Sendable {
+        case list, inline
+        /// Defined by Steward itself, not by a list: `ip-address` (see `CompiledLists.ipAddressCategory`).
+        case builtIn = "built-in"
+    }
     /// Bit index in every `BitSet512` of categories.
     public let index: Int
     public let name: String
@@ -43,6 +47,8 @@ public struct CompiledLists: Sendable {
     /// The first refused lines (bounded), and how many were refused in all.
     public let diagnostics: [ListDiagnostic]
     public let rejectedTotal: Int
+    /// Bit index of the built-in `ip-address` category, which every compiled list set has.
+    public let ipAddressIndex: Int
 
     @usableFromInline let names: NameTable
     @usableFromInline let sets: [BitSet512]
@@ -53,13 +59,14 @@ public struct CompiledLists: Sendable {
 
     init(
         categories: [CategoryInfo], stats: [CategoryStats], diagnostics: [ListDiagnostic], rejectedTotal: Int,
-        names: NameTable, sets: [BitSet512], urlHosts: NameTable, urlGroups: [[URLPathEntry]],
+        ipAddressIndex: Int, names: NameTable, sets: [BitSet512], urlHosts: NameTable, urlGroups: [[URLPathEntry]],
         addresses: [IPAddress: UInt32], networks: [(network: IPNetwork, set: UInt32)]
     ) {
         self.categories = categories
         self.stats = stats
         self.diagnostics = diagnostics
         self.rejectedTotal = rejectedTotal
+        self.ipAddressIndex = ipAddressIndex
         self.names = names
         self.sets = sets
         self.urlHosts = urlHosts
@@ -68,9 +75,25 @@ public struct CompiledLists: Sendable {
         self.networks = networks
     }
 
+    /// The name of the built-in category every IP-literal destination is in (`http://1.2.3.4/`,
+    /// `CONNECT [2001:db8::1]:443`): using the address instead of the name is a way around a name
+    /// block, so a policy can block it for students and allow-list the addresses it needs. Domain
+    /// names never are in it, and neither are the addresses in DNS answers (those are checked
+    /// against the lists' own address entries only: `listedCategories(ofAddress:)`).
+    public static let ipAddressCategory = "ip-address"
+
+    /// The built-in `ip-address` category's description at a given bit index.
+    static func ipAddressInfo(index: Int) -> CategoryInfo {
+        CategoryInfo(
+            index: index, name: ipAddressCategory, kind: .builtIn,
+            source: "built-in: every destination written as an IP address", usage: [])
+    }
+
+    /// No lists: only the built-in category, at index 0.
     public static let empty = CompiledLists(
-        categories: [], stats: [], diagnostics: [], rejectedTotal: 0, names: .empty, sets: [BitSet512()],
-        urlHosts: .empty, urlGroups: [], addresses: [:], networks: [])
+        categories: [ipAddressInfo(index: 0)], stats: [CategoryStats()], diagnostics: [], rejectedTotal: 0,
+        ipAddressIndex: 0, names: .empty, sets: [BitSet512()], urlHosts: .empty, urlGroups: [], addresses: [:],
+        networks: [])
 
     /// Number of distinct names (domains) held.
     public var nameCount: Int { names.count }
@@ -128,17 +151,28 @@ public struct CompiledLists: Sendable {
         return result
     }
 
-    /// Categories of an address: an exact listed address or any listed network holding it.
+    /// Categories of an address given as the destination (an IP literal in a URL, a CONNECT or a
+    /// check): the built-in `ip-address` category, plus those of its list entries.
     public func categories(ofAddress address: IPAddress) -> BitSet512 {
+        var result = listedCategories(ofAddress: address)
+        result.insert(ipAddressIndex)
+        return result
+    }
+
+    /// Categories of the list entries that name an address: an exact listed address or any listed
+    /// network holding it; never the built-in `ip-address`. For addresses a name resolved to (DNS
+    /// answers), which were not written by the person asking.
+    public func listedCategories(ofAddress address: IPAddress) -> BitSet512 {
         var result = BitSet512()
         if let set = addresses[address] { result.formUnion(sets[Int(set)]) }
         for entry in networks where entry.network.contains(address) { result.formUnion(sets[Int(entry.set)]) }
         return result
     }
 
-    /// Names of the list categories of a set (rules' own inline lists left out), in index order.
+    /// Names of the list and built-in categories of a set (rules' own inline lists left out), in
+    /// index order.
     public func listCategoryNames(of set: BitSet512) -> [String] {
-        set.members.compactMap { $0 < categories.count && categories[$0].kind == .list ? categories[$0].name : nil }
+        set.members.compactMap { $0 < categories.count && categories[$0].kind != .inline ? categories[$0].name : nil }
     }
 
     /// Category names of a set, in index order.

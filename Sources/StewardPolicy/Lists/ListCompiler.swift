@@ -10,6 +10,8 @@ public struct ListCompiler {
     private var stats: [CategoryStats] = []
     private var diagnostics: [ListDiagnostic] = []
     private var rejectedTotal = 0
+    /// The built-in `ip-address` category's bit, once registered (see `addBuiltInCategories()`).
+    private var ipAddressIndex: Int?
 
     private var names: NameTable.Builder
     private var urlHosts = NameTable.Builder(expectedCount: 1024)
@@ -21,11 +23,18 @@ public struct ListCompiler {
     public enum Problem: Error, Equatable, CustomStringConvertible {
         case tooManyCategories(Int)
         case duplicateCategory(String)
+        /// A list may not take the name of a built-in category (its entries would silently merge
+        /// with every IP-literal destination).
+        case reservedCategory(String)
         public var description: String {
             switch self {
             case .tooManyCategories(let count):
-                "at most \(BitSet512.capacity) categories and inline lists can be compiled (asked for \(count))"
+                "at most \(BitSet512.capacity) categories and inline lists can be compiled (asked for \(count), "
+                    + "the built-in '\(CompiledLists.ipAddressCategory)' included)"
             case .duplicateCategory(let name): "category '\(name)' is defined twice"
+            case .reservedCategory(let name):
+                "'\(name)' is a built-in category (every destination written as an IP address is in it); "
+                    + "a list cannot have that name"
             }
         }
     }
@@ -37,16 +46,36 @@ public struct ListCompiler {
         names = NameTable.Builder(expectedCount: expectedNames, expectedBytes: expectedBytes)
     }
 
-    /// Registers a category and returns its bit index.
+    /// Registers a list or inline category and returns its bit index. One bit stays reserved for
+    /// the built-in category until it is registered, so it always fits.
     public mutating func addCategory(
         name: String, kind: CategoryInfo.Kind = .list, source: String, usage: [String] = []
     ) throws(Problem) -> Int {
-        guard categories.count < BitSet512.capacity else { throw .tooManyCategories(categories.count + 1) }
+        guard name != CompiledLists.ipAddressCategory, kind != .builtIn else { throw .reservedCategory(name) }
+        let reserved = ipAddressIndex == nil ? 1 : 0
+        guard categories.count + reserved < BitSet512.capacity else {
+            throw .tooManyCategories(categories.count + reserved + 1)
+        }
         guard !categories.contains(where: { $0.name == name }) else { throw .duplicateCategory(name) }
-        let index = categories.count
-        categories.append(CategoryInfo(index: index, name: name, kind: kind, source: source, usage: usage))
-        stats.append(CategoryStats())
+        return append(CategoryInfo(index: categories.count, name: name, kind: kind, source: source, usage: usage))
+    }
+
+    /// Registers the built-in categories (`ip-address`) if they are not yet; idempotent. They come
+    /// after the categories registered so far: `PolicySnapshot.compile` registers them after the
+    /// lists and before the rules' inline lists, so rules can name them; `build()` does it for a
+    /// compiler nobody did it for. Returns the `ip-address` bit.
+    @discardableResult
+    public mutating func addBuiltInCategories() -> Int {
+        if let ipAddressIndex { return ipAddressIndex }
+        let index = append(CompiledLists.ipAddressInfo(index: categories.count))
+        ipAddressIndex = index
         return index
+    }
+
+    private mutating func append(_ info: CategoryInfo) -> Int {
+        categories.append(info)
+        stats.append(CategoryStats())
+        return info.index
     }
 
     public func stats(of category: Int) -> CategoryStats { stats[category] }
@@ -179,10 +208,11 @@ public struct ListCompiler {
 
     /// The compiled lists. The compiler is spent afterwards.
     public consuming func build() -> CompiledLists {
-        CompiledLists(
+        let ipAddressIndex = addBuiltInCategories()
+        return CompiledLists(
             categories: categories, stats: stats, diagnostics: diagnostics, rejectedTotal: rejectedTotal,
-            names: names.build(), sets: interner.sets, urlHosts: urlHosts.build(), urlGroups: urlGroups,
-            addresses: addresses, networks: networks)
+            ipAddressIndex: ipAddressIndex, names: names.build(), sets: interner.sets, urlHosts: urlHosts.build(),
+            urlGroups: urlGroups, addresses: addresses, networks: networks)
     }
 }
 

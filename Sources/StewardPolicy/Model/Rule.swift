@@ -10,7 +10,8 @@ public enum RuleAction: String, Hashable, Sendable, Codable, CaseIterable {
 
 /// What a rule matches. Every condition given must hold; within one condition any value will do.
 /// Categories, domains and URLs together describe the destination: a destination in any of them
-/// matches. A rule with no destination condition matches every destination.
+/// matches. A rule with no destination condition matches every destination. The exceptions
+/// (`exceptGroups`, `exceptPeople`) are the one negative condition: the rule never applies to them.
 public struct RuleMatch: Hashable, Sendable {
     public var groups: [String] = []
     public var zones: [String] = []
@@ -25,6 +26,13 @@ public struct RuleMatch: Hashable, Sendable {
     public var during: [String] = []
     /// Schedules outside which the rule applies.
     public var outside: [String] = []
+    /// Groups the rule does not apply to (`except: {groups: […]}`): a subject in any of them is
+    /// passed over, as if the rule were not there. How a permission is granted (R4: downloads with
+    /// the system administrator's permission) without an allow rule, which would also pass the
+    /// category blocks below it.
+    public var exceptGroups: [String] = []
+    /// Roster person ids the rule does not apply to (`except: {people: […]}`).
+    public var exceptPeople: [String] = []
 
     public init() {}
 
