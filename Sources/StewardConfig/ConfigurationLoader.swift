@@ -8,7 +8,7 @@ public enum ConfigurationLoader {
     static let topLevelKeys = [
         "district", "data-dir", "documents", "clauses", "lists", "roster", "groups", "zones", "schedules", "cipa",
         "revocation", "work-only", "default", "policies", "dns", "proxy", "activity", "metrics", "store", "directory",
-        "web",
+        "web", "priorities",
     ]
 
     /// Files larger than this are refused rather than read (a configuration is a few kilobytes).
@@ -131,6 +131,10 @@ public enum ConfigurationLoader {
         if let workOnly = top["work-only"]?.mapping(keys: ["categories", "clause"], required: ["categories", "clause"]) {
             config.policy.personalUseCategories = workOnly["categories"]?.strings() ?? []
             config.policy.workOnlyClause = workOnly["clause"].flatMap { reader.clause($0) }
+        }
+        if let priorities = top["priorities"]?.mapping(keys: ["non-priority", "priority"], required: ["non-priority"]) {
+            config.policy.nonPriorityCategories = priorities["non-priority"]?.strings() ?? []
+            config.policy.priorityCategories = priorities["priority"]?.strings() ?? []
         }
         if let fallback = top["default"]?.mapping(keys: ["action", "clause"], required: ["action"]) {
             if let action = fallback["action"]?.oneOf(RuleAction.self) { config.policy.defaultAction = action }

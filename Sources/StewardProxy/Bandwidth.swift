@@ -74,9 +74,13 @@ public final class BandwidthLimiter: Sendable {
     }
 }
 
-/// First in an origin connection's pipeline: counts the bytes the origin sends and, while the
-/// request it serves is rate-limited, holds the next read back until the person's bucket has
-/// refilled. Serves a tunnel for its life, and a kept-alive HTTP connection one request at a time.
+/// First in an origin connection's pipeline, the one gate its reads pass: it counts the bytes the
+/// origin sends and holds the next read back while the request it serves is rate-limited and the
+/// person's bucket is empty, or while the client cannot take more (backpressure). Serves a tunnel
+/// for its life, and a kept-alive HTTP connection one request at a time.
+///
+/// (Reads are held here rather than by switching `autoRead` off and on: switching it on reads at
+/// once, past every handler, which would let a limited download run at full speed.)
 final class ReadThrottle: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -84,13 +88,29 @@ final class ReadThrottle: ChannelDuplexHandler {
     typealias OutboundOut = NIOAny
 
     let limiter: BandwidthLimiter?
-    /// The bucket this connection's reads are charged to now, if its traffic is limited.
-    var key: String?
+    /// The bucket this connection's reads are charged to now, if its traffic is limited. A limited
+    /// connection reads one buffer per wake-up (not four), so the pacing is fine-grained.
+    var key: String? {
+        didSet {
+            guard (key == nil) != (oldValue == nil), let channel = context?.channel else { return }
+            try? channel.syncOptions?.setOption(.maxMessagesPerRead, value: key == nil ? Self.messagesPerRead : UInt(1))
+        }
+    }
+    static let messagesPerRead: UInt = 4
+    /// The client side cannot take more writes: no reads until it can.
+    var heldByClient = false {
+        didSet { if !heldByClient { readIfHeld() } }
+    }
+    private var context: ChannelHandlerContext?
     private var resume: Scheduled<Void>?
     private var pendingRead = false
 
     init(limiter: BandwidthLimiter?) {
         self.limiter = limiter
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -100,14 +120,11 @@ final class ReadThrottle: ChannelDuplexHandler {
             if let key, limiter.active {
                 let pause = limiter.take(bytes, for: key)
                 if pause > .zero, resume == nil {
-                    let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                    let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
                     resume = context.eventLoop.scheduleTask(in: pause) {
-                        let (handler, context) = loopBound.value
+                        let handler = loopBound.value
                         handler.resume = nil
-                        if handler.pendingRead {
-                            handler.pendingRead = false
-                            context.read()
-                        }
+                        handler.readIfHeld()
                     }
                 }
             }
@@ -116,16 +133,32 @@ final class ReadThrottle: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if resume != nil {
+        if resume != nil || heldByClient {
             pendingRead = true
         } else {
             context.read()
         }
     }
 
+    private func readIfHeld() {
+        guard pendingRead, resume == nil, !heldByClient, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    /// Between requests (parked in the pool): no limit, nothing held.
+    func reset() {
+        key = nil
+        resume?.cancel()
+        resume = nil
+        heldByClient = false
+        readIfHeld()
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         resume?.cancel()
         resume = nil
+        self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {

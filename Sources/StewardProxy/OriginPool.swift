@@ -66,7 +66,7 @@ final class OriginPool: @unchecked Sendable {
             return
         }
         link.handler.park(in: self, key: key)
-        link.throttle.key = nil
+        link.throttle.reset()
         let channel = link.channel
         let timer = eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
         var list = idle[key, default: []]
@@ -83,8 +83,6 @@ final class OriginPool: @unchecked Sendable {
             // Over the total: one connection of some origin goes (cheap, and rare).
             _ = take(oldestKey).map { $0.channel.close(promise: nil) }
         }
-        // A parked connection must notice the origin closing it.
-        channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
     }
 
     /// A parked connection closed (by the origin, its timer, or a cap).

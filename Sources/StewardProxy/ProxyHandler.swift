@@ -497,7 +497,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         exchange.bytesOut += Int64(buffer.readableBytes)
         state = .forwarding(exchange, origin: link)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        if !context.channel.isWritable { origin.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+        if !context.channel.isWritable { link.throttle.heldByClient = true }
     }
 
     func originFlush(_ context: ChannelHandlerContext) {
@@ -551,7 +551,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, case .forwarding(_, let link) = state {
-            link.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            link.throttle.heldByClient = false
         }
         context.fireChannelWritabilityChanged()
     }

@@ -34,7 +34,7 @@ import Testing
 
     static let document = "No gambling. Installers need permission. No video streaming in class."
 
-    static func start(tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil) async throws -> Node {
+    static func start(tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, top: String = "") async throws -> Node {
         let origin = try await OriginServer()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-proxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -44,6 +44,8 @@ import Testing
         try save("aup.txt", document)
         try save("gambling.txt", "casino.example\n")
         try save("paths.txt", "127.0.0.1/forbidden\n")
+        try save("streaming.txt", "127.0.0.1/big/stream\n127.0.0.1/big/lesson\n")
+        try save("lessons.txt", "127.0.0.1/big/lesson\n")
         if let roster { try save("roster.csv", roster) }
         let proxyKeys = extra.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
         try save(
@@ -55,6 +57,9 @@ import Testing
             lists:
               - {name: gambling, path: gambling.txt}
               - {name: blocked-paths, path: paths.txt, format: urls}
+              - {name: streaming, path: streaming.txt, format: urls}
+              - {name: lessons, path: lessons.txt, format: urls}
+            \(top)
             \(roster == nil ? "" : "roster: roster.csv")
             groups: [{id: students, roles: student}, {id: staff, roles: [teacher, staff]}, {id: lab}]
             zones: [{id: school, networks: [127.0.0.1/32], default-group: students}]
@@ -81,9 +86,10 @@ import Testing
     }
 
     static func withNode(
-        tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, _ body: (Node) async throws -> Void
+        tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, top: String = "",
+        _ body: (Node) async throws -> Void
     ) async throws {
-        let node = try await start(tlsPort: tlsPort, proxy: extra, roster: roster)
+        let node = try await start(tlsPort: tlsPort, proxy: extra, roster: roster, top: top)
         do {
             try await body(node)
         } catch {
@@ -295,6 +301,36 @@ import Testing
             }
             let locked = try await node.curl(["-i", "--proxy-user", "una@district.example:open sesame", "http://127.0.0.1:\(node.origin.port)/x"])
             #expect(locked.output.contains("HTTP/1.1 429"), "\(locked.output)")
+        }
+    }
+
+    @Test("Priorities (R6): non-priority traffic is paced to the per-person rate; priority categories and other traffic are not")
+    func priorities() async throws {
+        try await Self.withNode(
+            proxy: "bandwidth: {non-priority-kib-per-second: 256}",
+            top: "priorities: {non-priority: [streaming], priority: [lessons]}"
+        ) { node in
+            let metrics = node.node.proxyServer!.metrics
+            func limited() -> Int {
+                metrics.prometheusText().split(separator: "\n")
+                    .first { $0.hasPrefix("steward_proxy_rate_limited_total ") }
+                    .flatMap { Int($0.split(separator: " ")[1]) } ?? -1
+            }
+            let origin = "http://127.0.0.1:\(node.origin.port)"
+            #expect(limited() == 0)
+            let plain = try await node.curl(["-o", "/dev/null", "-w", "%{http_code} %{size_download}", origin + "/big"])
+            #expect(plain.output == "200 1048576", "\(plain.output)")
+            // In both lists: priority wins.
+            let lesson = try await node.curl(["-o", "/dev/null", "-w", "%{http_code} %{size_download}", origin + "/big/lesson"])
+            #expect(lesson.output == "200 1048576", "\(lesson.output)")
+            #expect(limited() == 0)
+            // 1 MiB at 256 KiB/s after a one-second burst: at least three seconds.
+            let started = ContinuousClock.now
+            let stream = try await node.curl(["-o", "/dev/null", "-w", "%{http_code} %{size_download}", origin + "/big/stream"])
+            let took = ContinuousClock.now - started
+            #expect(stream.output == "200 1048576", "\(stream.output)")
+            #expect(took >= .milliseconds(2_500), "a limited 1 MiB download took \(took)")
+            #expect(limited() > 0)
         }
     }
 }

@@ -73,6 +73,8 @@ extension PolicySnapshot {
         }
         let cipa = categorySet(definition.cipaCategories, nil, "cipa-categories")
         let personalUse = categorySet(definition.personalUseCategories, nil, "personal-use-categories")
+        let nonPriority = categorySet(definition.nonPriorityCategories, nil, "priorities.non-priority")
+        let priority = categorySet(definition.priorityCategories, nil, "priorities.priority")
         if !definition.cipaCategories.isEmpty, definition.cipaClause == nil {
             problem(nil, "cipa-clause", "the CIPA categories need the clause they enforce")
         }
@@ -217,7 +219,8 @@ extension PolicySnapshot {
             PolicySnapshot(
                 lists: lists, definition: definition, rules: compiled,
                 schedules: definition.schedules.map(CompiledSchedule.init), clock: clock, cipa: cipa,
-                personalUse: personalUse, zoneDefaultGroups: zoneDefaults, compileSeconds: seconds))
+                personalUse: personalUse, nonPriority: nonPriority, priority: priority, zoneDefaultGroups: zoneDefaults,
+                compileSeconds: seconds))
     }
 
     private static func checkUnique(_ items: [(String, SourceLocation?)], _ kind: String, _ problems: inout [PolicyProblem]) {

@@ -83,6 +83,10 @@ public struct PolicyDefinition: Sendable {
     /// Categories blocked for groups switched to "work only" (R20), and the clause for it.
     public var personalUseCategories: [String] = []
     public var workOnlyClause: Clause?
+    /// R6: categories whose traffic the proxy rate-limits per person when configured, and
+    /// categories never limited (education, work) even when also in a non-priority one.
+    public var nonPriorityCategories: [String] = []
+    public var priorityCategories: [String] = []
     public var people: [Person] = []
 
     public init() {}
