@@ -46,6 +46,7 @@ import Testing
         try save("paths.txt", "127.0.0.1/forbidden\n")
         try save("streaming.txt", "127.0.0.1/big/stream\n127.0.0.1/big/lesson\n")
         try save("lessons.txt", "127.0.0.1/big/lesson\n")
+        try save("trusted.txt", "127.0.0.1\n")
         if let roster { try save("roster.csv", roster) }
         let proxyKeys = extra.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
         try save(
@@ -59,6 +60,7 @@ import Testing
               - {name: blocked-paths, path: paths.txt, format: urls}
               - {name: streaming, path: streaming.txt, format: urls}
               - {name: lessons, path: lessons.txt, format: urls}
+              - {name: trusted-addresses, path: trusted.txt, format: domains}
             \(top)
             \(roster == nil ? "" : "roster: roster.csv")
             groups: [{id: students, roles: student}, {id: staff, roles: [teacher, staff]}, {id: lab}]
@@ -70,6 +72,8 @@ import Testing
                   - {id: no-paths, action: block, match: {categories: [blocked-paths]}, clause: {document: aup, section: Rules, text: No gambling.}}
                   - {id: no-installers, action: block, match: {file-types: [exe, msi]}, clause: {document: aup, section: Downloads, text: Installers need permission.}}
                   - {id: no-video, action: block, match: {mime-types: ["video/*"]}, clause: {document: aup, section: Class, text: No video streaming in class.}}
+                  - {id: trusted-addresses, action: allow, match: {categories: [trusted-addresses]}}
+                  - {id: students-no-ip-literals, action: block, match: {groups: [students], categories: [ip-address]}, clause: {document: aup, section: Rules, text: No gambling.}}
             proxy:
               listen: ["127.0.0.1:0"]
               connect-ports: [443, \(tlsPort)]
@@ -331,6 +335,23 @@ import Testing
             #expect(stream.output == "200 1048576", "\(stream.output)")
             #expect(took >= .milliseconds(2_500), "a limited 1 MiB download took \(took)")
             #expect(limited() > 0)
+        }
+    }
+
+    @Test("IP-literal destinations follow the policy: students are refused an address unless it is allow-listed, for HTTP and CONNECT, IPv4 and IPv6")
+    func ipLiterals() async throws {
+        try await Self.withNode { node in
+            let listed = try await node.curl(["-i", "http://127.0.0.1:\(node.origin.port)/hello.txt"])
+            #expect(listed.output.contains("hello from the origin"), "\(listed.output)")
+            for url in ["http://127.0.0.2:\(node.origin.port)/hello.txt", "http://[::1]:\(node.origin.port)/", "http://2130706434/"] {
+                let result = try await node.curl(["-i", url])
+                #expect(result.output.contains("HTTP/1.1 403"), "\(url): \(result.output)")
+                #expect(result.output.contains("students-no-ip-literals") || result.output.contains("ip-address"), "\(result.output)")
+            }
+            let tunnel = try await RawTCP.exchange(port: node.port, "CONNECT 127.0.0.2:443 HTTP/1.1\r\nHost: 127.0.0.2:443\r\n\r\n", timeout: .seconds(2))
+            #expect(tunnel.hasPrefix("HTTP/1.1 403"), "\(tunnel)")
+            let tunnel6 = try await RawTCP.exchange(port: node.port, "CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n", timeout: .seconds(2))
+            #expect(tunnel6.hasPrefix("HTTP/1.1 403"), "\(tunnel6)")
         }
     }
 }
