@@ -5,7 +5,7 @@ import StewardPolicy
 /// The pages the proxy answers with itself: the block page (it names the site, the category, the
 /// rule and the clause in the adopted policy's words, and whom to contact), refusals, and the PAC
 /// file. Everything taken from a request or a configuration is HTML-escaped.
-enum ProxyPages {
+public enum ProxyPages {
     static func escape(_ text: String) -> String { htmlEscaped(text) }
 
     static func blockPage(site: String, decision: Decision, snapshot: PolicySnapshot, contact: String?) -> String {
@@ -51,8 +51,8 @@ enum ProxyPages {
     }
 
     /// A PAC file: web traffic through the proxy, the district's own networks and plain host names
-    /// direct.
-    static func pac(proxy: String, directNetworks: [IPNetwork]) -> String {
+    /// direct. Served by the proxy itself and by the web service (WPAD).
+    public static func pac(proxy: String, directNetworks: [IPNetwork]) -> String {
         var lines = ["function FindProxyForURL(url, host) {", "  if (isPlainHostName(host)) return \"DIRECT\";"]
         for network in directNetworks where network.address.isIPv4 {
             let mask = ipv4Mask(prefix: network.prefixLength128 - 96)

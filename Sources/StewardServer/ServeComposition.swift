@@ -185,6 +185,20 @@ public struct ServeNode: Sendable {
             serving.lockoutMinutes = web.lockoutMinutes
             serving.consoleIdleMinutes = web.consoleIdleMinutes
             serving.secureCookies = web.secureCookies
+            if let proxy = configuration.proxy {
+                // WPAD: the web service serves the proxy's PAC file too; it names the configured
+                // pac-proxy, else the proxy's first address unless that is a wildcard.
+                let named = proxy.pacProxy ?? proxy.listen.first.flatMap { listen in
+                    listen.address == IPAddress("0.0.0.0") || listen.address == IPAddress("::") || listen.port == 0
+                        ? nil : listen.description
+                }
+                if let named {
+                    serving.pacScript = ProxyPages.pac(
+                        proxy: named, directNetworks: proxy.direct ?? configuration.policy.zones.flatMap(\.networks))
+                } else {
+                    logger.warning("the web service does not serve /proxy.pac: set proxy.pac-proxy to the address browsers reach the proxy at")
+                }
+            }
             let service = WebService(
                 configuration: serving, store: store, snapshots: holder, identities: identities, logger: logger
             ) {

@@ -26,6 +26,15 @@ extension WebApp {
             try await blockPage(request.uri.queryParameters.get("host"), request, context, error: nil, submitted: nil)
         }
         router.post("/review") { request, context in try await submitReview(request, context) }
+        if let script = configuration.pacScript {
+            for path in ["/proxy.pac", "/wpad.dat"] {
+                router.get(RouterPath(path)) { _, _ in
+                    var response = text(script, type: "application/x-ns-proxy-autoconfig")
+                    response.headers[.cacheControl] = "max-age=300"
+                    return response
+                }
+            }
+        }
     }
 
     /// Whether a client must sign in before anything else (a sign-in zone, nobody signed in).
@@ -174,6 +183,10 @@ struct ForeignHosts: RouterMiddleware {
         guard let authority = request.head.authority else { return try await next(request, context) }
         let host = Self.hostPart(authority)
         if host.isEmpty || host == "localhost" || IPAddress(host) != nil || host == ownHost {
+            return try await next(request, context)
+        }
+        // WPAD: browsers ask `wpad.<their domain>` for the auto-configuration script.
+        if app.configuration.pacScript != nil, request.uri.path == "/wpad.dat" || request.uri.path == "/proxy.pac" {
             return try await next(request, context)
         }
         if let probe = WebApp.probes[request.uri.path] { return app.answerProbe(probe, context) }

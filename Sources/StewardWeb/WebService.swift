@@ -26,6 +26,9 @@ public struct WebService: Service {
         public var lockoutMinutes = 15
         public var consoleIdleMinutes = 30
         public var secureCookies = false
+        /// The proxy auto-configuration script served at `/proxy.pac` and `/wpad.dat` (WPAD
+        /// clients ask `http://wpad.<domain>/wpad.dat`, which is this service), when the proxy runs.
+        public var pacScript: String?
 
         public init(listen: [SocketAddress]) { self.listen = listen }
     }

@@ -77,6 +77,15 @@ final class OriginServer: Sendable {
 
 /// Sends raw bytes to a TCP port and returns everything read until the peer closes or `timeout`.
 enum RawTCP {
+    /// A loopback port nothing listens on now (bound and released).
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
+
     static func exchange(port: Int, _ text: String, timeout: TimeAmount = .seconds(5)) async throws -> String {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
