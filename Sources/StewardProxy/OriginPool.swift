@@ -26,15 +26,19 @@ final class OriginPool: @unchecked Sendable {
 
     private struct Parked {
         let link: OriginLink
-        let timer: Scheduled<Void>
+        let since: NIODeadline
     }
 
     let eventLoop: any EventLoop
     let idleTimeout: TimeAmount
     let maxPerOrigin: Int
     let maxTotal: Int
+    /// Per origin, oldest first. Mutated in place (never copied out), so taking and parking cost
+    /// no copy of the list.
     private var idle: [Key: [Parked]] = [:]
     private var total = 0
+    /// One sweep for the whole pool closes connections idle too long (cheaper than a timer each).
+    private var sweep: RepeatedTask?
 
     init(eventLoop: any EventLoop, idleTimeout: TimeAmount, maxPerOrigin: Int, maxTotal: Int) {
         self.eventLoop = eventLoop
@@ -48,10 +52,9 @@ final class OriginPool: @unchecked Sendable {
     /// The most recently parked live connection to `key`, taken out of the pool.
     func take(_ key: Key) -> OriginLink? {
         eventLoop.assertInEventLoop()
-        while var list = idle[key], let parked = list.popLast() {
-            idle[key] = list.isEmpty ? nil : list
+        while let parked = idle[key]?.popLast() {
             total -= 1
-            parked.timer.cancel()
+            if idle[key]?.isEmpty == true { idle[key] = nil }
             if parked.link.channel.isActive { return parked.link }
             parked.link.channel.close(promise: nil)
         }
@@ -67,44 +70,58 @@ final class OriginPool: @unchecked Sendable {
         }
         link.handler.park(in: self, key: key)
         link.throttle.reset()
-        let channel = link.channel
-        let timer = eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
-        var list = idle[key, default: []]
-        if list.count >= maxPerOrigin {
-            let oldest = list.removeFirst()
+        if let count = idle[key]?.count, count >= maxPerOrigin, let oldest = idle[key]?.removeFirst() {
             total -= 1
-            oldest.timer.cancel()
             oldest.link.channel.close(promise: nil)
         }
-        list.append(Parked(link: link, timer: timer))
-        idle[key] = list
+        idle[key, default: []].append(Parked(link: link, since: .now()))
         total += 1
-        if total > maxTotal, let (oldestKey, _) = idle.first {
-            // Over the total: one connection of some origin goes (cheap, and rare).
-            _ = take(oldestKey).map { $0.channel.close(promise: nil) }
+        if total > maxTotal, let oldestKey = idle.keys.first, let oldest = idle[oldestKey]?.removeFirst() {
+            // Over the total: the oldest connection of some origin goes (cheap, and rare).
+            total -= 1
+            if idle[oldestKey]?.isEmpty == true { idle[oldestKey] = nil }
+            oldest.link.channel.close(promise: nil)
+        }
+        if sweep == nil {
+            let interval = max(TimeAmount.seconds(1), .nanoseconds(idleTimeout.nanoseconds / 2))
+            let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+            sweep = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                loopBound.value.closeIdle()
+            }
         }
     }
 
-    /// A parked connection closed (by the origin, its timer, or a cap).
+    /// Closes every connection parked for longer than the idle timeout.
+    private func closeIdle() {
+        let limit = NIODeadline.now() - idleTimeout
+        for key in Array(idle.keys) {
+            while let oldest = idle[key]?.first, oldest.since < limit {
+                idle[key]?.removeFirst()
+                total -= 1
+                oldest.link.channel.close(promise: nil)
+            }
+            if idle[key]?.isEmpty == true { idle[key] = nil }
+        }
+    }
+
+    /// A parked connection closed (by the origin, the sweep, or a cap).
     func remove(_ channel: any Channel, key: Key) {
         eventLoop.assertInEventLoop()
-        guard var list = idle[key], let index = list.firstIndex(where: { $0.link.channel === channel }) else { return }
-        let parked = list.remove(at: index)
-        parked.timer.cancel()
-        idle[key] = list.isEmpty ? nil : list
+        guard let index = idle[key]?.firstIndex(where: { $0.link.channel === channel }) else { return }
+        idle[key]?.remove(at: index)
+        if idle[key]?.isEmpty == true { idle[key] = nil }
         total -= 1
     }
 
     /// At shutdown: every parked connection is closed.
     func closeAll() {
         eventLoop.assertInEventLoop()
+        sweep?.cancel()
+        sweep = nil
         let all = idle.values.flatMap { $0 }
         idle = [:]
         total = 0
-        for parked in all {
-            parked.timer.cancel()
-            parked.link.channel.close(promise: nil)
-        }
+        for parked in all { parked.link.channel.close(promise: nil) }
     }
 }
 

@@ -84,16 +84,33 @@ enum ProxyRequest: Equatable {
         "transfer-encoding", "upgrade",
     ]
 
+    /// Whether `name` is one of `hopByHop`, ignoring case, without allocating.
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2, 7, 10, 16, 17, 18, 19:
+            return hopByHop.contains { $0.utf8.count == name.utf8.count && equalsIgnoringASCIICase($0, name) }
+        default:
+            return false
+        }
+    }
+
+    static func equalsIgnoringASCIICase(_ lower: String, _ other: String) -> Bool {
+        guard lower.utf8.count == other.utf8.count else { return false }
+        for (a, b) in zip(lower.utf8, other.utf8) where a != b && a != (b | 0x20) { return false }
+        return true
+    }
+
     /// The headers that are meant for the other end: without the hop-by-hop ones and those the
-    /// Connection header names.
+    /// Connection header names. Unchanged (no copy) when there are none.
     static func endToEnd(_ headers: HTTPHeaders) -> HTTPHeaders {
-        let named = Set(headers["Connection"].flatMap { $0.split(separator: ",") }.map {
+        let connection = headers["Connection"]
+        guard !connection.isEmpty || headers.contains(where: { isHopByHop($0.name) }) else { return headers }
+        let named = Set(connection.flatMap { $0.split(separator: ",") }.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         })
         var kept = HTTPHeaders()
         for (name, value) in headers {
-            let lower = name.lowercased()
-            if hopByHop.contains(lower) || named.contains(lower) { continue }
+            if isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
             kept.add(name: name, value: value)
         }
         return kept

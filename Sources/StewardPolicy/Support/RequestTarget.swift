@@ -15,22 +15,26 @@ public struct RequestTarget: Sendable, Hashable {
     /// Parses `scheme://[user@]host[:port][/path][?query]`, or `host[/path]` (taken as http).
     /// - Returns: the reason when the text is not a usable URL.
     public static func parse(_ text: String) -> Result<RequestTarget, URLProblem> {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        // (The common case, a request line's target, has no surrounding space: no trimming then.)
+        let spaced = text.utf8.first.map { $0 == 0x20 || $0 == 0x09 } == true || text.utf8.last.map { $0 == 0x20 || $0 == 0x09 } == true
+        let trimmed = spaced ? text.trimmingCharacters(in: .whitespaces) : text
         guard !trimmed.isEmpty else { return .failure(.empty) }
         guard trimmed.utf8.count <= 8192 else { return .failure(.tooLong) }
-        if trimmed.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) {
+        if trimmed.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) {
             return .failure(.invalidCharacter)
         }
         var scheme = "http"
         var rest = Substring(trimmed)
-        if let range = rest.range(of: "://") {
-            scheme = rest[..<range.lowerBound].lowercased()
+        if let separator = Self.schemeSeparator(rest) {
+            scheme = rest[..<separator.lowerBound].lowercased()
             guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }),
                 scheme.first?.isLetter == true
-            else { return .failure(.badScheme(String(rest[..<range.lowerBound]))) }
-            rest = rest[range.upperBound...]
+            else { return .failure(.badScheme(String(rest[..<separator.lowerBound]))) }
+            rest = rest[separator.upperBound...]
         }
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let authorityEnd =
+            rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") })
+            ?? rest.endIndex
         var authority = rest[..<authorityEnd]
         let pathPart = rest[authorityEnd...]
         // `http://allowed@blocked/`: the host is what follows the last `@`.
@@ -78,6 +82,25 @@ public struct RequestTarget: Sendable, Hashable {
         case .failure(let problem):
             return .failure(.badHostName(String(hostText), problem))
         }
+    }
+
+    /// Where the first `://` is, searched byte-wise (ASCII, so the indices are character boundaries).
+    private static func schemeSeparator(_ text: Substring) -> Range<Substring.Index>? {
+        let bytes = text.utf8
+        var index = bytes.startIndex
+        while index != bytes.endIndex {
+            if bytes[index] == UInt8(ascii: ":") {
+                let slash1 = bytes.index(after: index)
+                if slash1 != bytes.endIndex, bytes[slash1] == UInt8(ascii: "/") {
+                    let slash2 = bytes.index(after: slash1)
+                    if slash2 != bytes.endIndex, bytes[slash2] == UInt8(ascii: "/") {
+                        return index..<bytes.index(after: slash2)
+                    }
+                }
+            }
+            index = bytes.index(after: index)
+        }
+        return nil
     }
 
     /// `%41` in a host is decoded before normalising (a host may not legitimately contain `%`).
