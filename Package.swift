@@ -69,6 +69,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "StewardPolicy", swiftSettings: strict),
+        // recvmmsg/sendmmsg for the DNS server's batched UDP loop (Linux; Glibc does not expose them).
+        .target(name: "CStewardUDP"),
         .target(
             name: "StewardDNSWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -77,7 +79,7 @@ let package = Package(
         .target(
             name: "StewardDNS",
             dependencies: [
-                "StewardDNSWire", "StewardPolicy", "StewardActivity",
+                "StewardDNSWire", "StewardPolicy", "StewardActivity", "CStewardUDP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

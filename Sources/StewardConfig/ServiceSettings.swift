@@ -36,6 +36,9 @@ public struct DNSSettings: Sendable {
     public var tcpIdleTimeoutSeconds = 10
     /// Apple Private Relay names are answered NXDOMAIN so devices fall back to the filtered path.
     public var blockPrivateRelay = true
+    /// UDP through a batched `recvmmsg`/`sendmmsg` loop on a thread of its own instead of NIO's
+    /// datagram channel (Linux; experimental, off by default).
+    public var batchedUDP = false
 
     public init() {}
 }

@@ -7,7 +7,7 @@ enum ServiceSettingsReader {
         var settings = DNSSettings()
         let keys = [
             "listen", "upstreams", "clients", "block-answer", "block-page", "blocked-ttl", "cache", "timeout-ms",
-            "attempts", "rate-limit", "tcp-idle-timeout", "block-private-relay",
+            "attempts", "rate-limit", "tcp-idle-timeout", "block-private-relay", "batched-udp",
         ]
         guard let fields = value.mapping(keys: keys, required: ["upstreams"]) else { return settings }
         if let listen = fields["listen"] {
@@ -52,6 +52,7 @@ enum ServiceSettingsReader {
         }
         if let idle = fields["tcp-idle-timeout"]?.int(in: 1...600) { settings.tcpIdleTimeoutSeconds = idle }
         if let relay = fields["block-private-relay"]?.bool() { settings.blockPrivateRelay = relay }
+        if let batched = fields["batched-udp"]?.bool() { settings.batchedUDP = batched }
         return settings
     }
 

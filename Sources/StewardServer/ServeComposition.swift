@@ -132,6 +132,7 @@ public struct ServeNode: Sendable {
                 configuration: filtering, identities: identities, cache: cache, upstream: forwarder, recorder: recorder)
             var serving = DNSServer.Configuration(listen: try dns.listen.map { try $0.socketAddress })
             serving.tcpIdleTimeout = .seconds(Int64(dns.tcpIdleTimeoutSeconds))
+            serving.batchedUDP = dns.batchedUDP
             let server = DNSServer(configuration: serving, filter: filter, snapshots: holder, group: group, logger: logger)
             services.append(server)
             dnsServer = server

@@ -38,9 +38,12 @@ import Testing
     static func fast(_ query: DNSMessage, _ setup: Setup, transport: DNSFilter.Transport = .udp) throws -> ByteBuffer? {
         let packet = query.encoded()
         let preview = try #require(DNSQueryPreview(packet), "the query must qualify for the fast path")
-        return setup.filter.fastAnswer(
+        var response = ByteBuffer()
+        let answered = setup.filter.fastAnswer(
             packet, preview: preview, client: client, zone: setup.snapshot.zone(for: client), transport: transport,
-            snapshot: setup.snapshot, started: .now())
+            snapshot: setup.snapshot, started: .now(), into: &response)
+        #expect(answered || response.readableBytes == 0, "a declined fast path writes nothing")
+        return answered ? response : nil
     }
 
     /// What the general path encodes for a cache hit (before the policy checks, which pass here).

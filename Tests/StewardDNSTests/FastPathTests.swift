@@ -17,11 +17,13 @@ import Testing
         }
     }
 
-    static func snapshot() throws -> PolicySnapshot {
+    static func snapshot(networks: [String] = ["127.0.0.0/8"]) throws -> PolicySnapshot {
         var definition = PolicyDefinition()
         definition.documents = [PolicyDocument(id: "aup", title: "AUP", text: "No gambling.")]
         definition.groups = [GroupDefinition(id: "everyone")]
-        definition.zones = [ZoneDefinition(id: "lo", networks: [IPNetwork("127.0.0.0/8")!], defaultGroup: "everyone")]
+        definition.zones = [
+            ZoneDefinition(id: "lo", networks: networks.compactMap { IPNetwork($0) }, defaultGroup: "everyone")
+        ]
         definition.rules = [
             RuleDefinition(
                 id: "no-gambling", action: .block,

@@ -7,54 +7,55 @@ import StewardPolicy
 /// answered by copying the cached sections (`DNSCachedWire`) after the query's header and
 /// question. It gives the answer the general path gives — same decision, same checks of the
 /// answer's other names and addresses against the asking client's policy, same TTLs, same event —
-/// and declines (nil: the general path runs) whenever the general path would do anything else:
+/// and declines (false, nothing written: the general path runs) whenever the general path would do anything else:
 /// a warning with a block page, a SafeSearch rewrite, a cached answer that the policy blocks, or
 /// one that does not fit the client's size.
 extension DNSFilter {
     func cachedAnswer(
         _ packet: ByteBuffer, preview: DNSQueryPreview, client: IPAddress, zone: Int32, transport: Transport,
-        snapshot: PolicySnapshot, subject: Subject, decision: Decision, now: Int64, started: NIODeadline
-    ) -> ByteBuffer? {
-        guard let wireCache else { return nil }
+        snapshot: PolicySnapshot, subject: Subject, decision: Decision, now: Int64, started: NIODeadline,
+        into response: inout ByteBuffer
+    ) -> Bool {
+        guard let wireCache else { return false }
         if decision.action == .warn, configuration.blockPageIPv4 != nil || configuration.blockPageIPv6 != nil {
-            return nil
+            return false
         }
         // The key straight from the packet: the name lower-cased as the cache keys it.
         guard let lowered = preview.lowercasedNameWire(in: packet), let name = try? DNSName(wireBytes: lowered) else {
-            return nil
+            return false
         }
         // SafeSearch and the activity event both need the name as text (`lowercasedText`, as on the
         // general path); only make it when used.
         var text: String? = nil
         if subject.safeSearch || subject.youTube != .off {
             let lowered = name.description
-            if SafeSearch.target(for: lowered, subject: subject) != nil { return nil }
+            if SafeSearch.target(for: lowered, subject: subject) != nil { return false }
             text = lowered
         }
         let key = DNSCacheKey(lowercasedWire: lowered, type: preview.qtype, class: preview.qclass)
-        guard let (wire, elapsed) = wireCache.wireLookup(key, now: started) else { return nil }
+        guard let (wire, elapsed) = wireCache.wireLookup(key, now: started) else { return false }
         for check in wire.checks {
             switch check {
             case .name(let name):
                 let aliased = name.withUTF8Text { bytes in
                     snapshot.decide(name: bytes, subject: subject, zone: zone, at: now)
                 }
-                if aliased.action == .block { return nil }
+                if aliased.action == .block { return false }
             case .address(let address):
                 let categories = snapshot.lists.listedCategories(ofAddress: address)
                 if !categories.isEmpty,
                     snapshot.decide(categories: categories, subject: subject, zone: zone, at: now, file: nil).action
                         == .block
                 {
-                    return nil
+                    return false
                 }
             }
         }
         let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
         let size = wire.responseSize(questionEnd: questionEnd, withOPT: preview.opt != nil)
-        if transport == .udp, size > preview.maxResponseSize { return nil }
+        if transport == .udp, size > preview.maxResponseSize { return false }
 
-        var response = ByteBufferAllocator().buffer(capacity: size)
+        response.reserveCapacity(minimumWritableBytes: size)
         wire.write(into: &response, packet: packet, preview: preview, elapsed: elapsed)
         DNSMetrics.bump(metrics.cacheHits)
         count(decision)
@@ -67,6 +68,6 @@ extension DNSFilter {
                     snapshot: snapshot, responseCode: wire.rcode, latencyMicros: UInt32(clamping: elapsedMicros),
                     cacheHit: true, upstream: -1))
         }
-        return response
+        return true
     }
 }

@@ -122,21 +122,24 @@ public final class DNSFilter: Sendable {
         _ packet: ByteBuffer, from client: IPAddress, transport: Transport, snapshot: PolicySnapshot,
         eventLoop: any EventLoop
     ) -> Outcome {
+        handle(packet, from: client, transport: transport, snapshot: snapshot, eventLoop: eventLoop, fastPath: true)
+    }
+
+    /// `handle`, with the fast path skipped when the caller has just tried it (`answerFast`).
+    func handle(
+        _ packet: ByteBuffer, from client: IPAddress, transport: Transport, snapshot: PolicySnapshot,
+        eventLoop: any EventLoop, fastPath: Bool
+    ) -> Outcome {
         let started = NIODeadline.now()
         // The client's zone, looked up once for both paths.
-        let zone = snapshot.zone(for: client)
-        // A sign-in zone: nobody signed in here yet means the portal (decided on the full path).
-        // The zone is checked first so that other zones never read the clock for it.
-        let mustSignIn =
-            snapshot.requiresSignIn(zone: zone)
-            && identities.mustSignIn(client, zone: zone, snapshot: snapshot, now: Int64(Date().timeIntervalSince1970))
-        if !mustSignIn, let preview = DNSQueryPreview(packet) {
-            if zone >= 0, limiter == nil,
-                let answer = fastAnswer(
-                    packet, preview: preview, client: client, zone: zone, transport: transport, snapshot: snapshot,
-                    started: started)
+        let (zone, mustSignIn) = admission(of: client, snapshot: snapshot)
+        if fastPath, !mustSignIn, zone >= 0, limiter == nil, let preview = DNSQueryPreview(packet) {
+            var response = ByteBufferAllocator().buffer(capacity: 512)
+            if fastAnswer(
+                packet, preview: preview, client: client, zone: zone, transport: transport, snapshot: snapshot,
+                started: started, into: &response)
             {
-                return .respond(answer)
+                return .respond(response)
             }
         }
         let query: DNSMessage

@@ -12,6 +12,11 @@ public final class DNSServer: Service, Sendable {
         public var tcpIdleTimeout: TimeAmount = .seconds(10)
         /// Open TCP connections at most; beyond it new ones are closed at once.
         public var maxTCPConnections = 1024
+        /// UDP through the batched loop (`DNSUDPLoop`: recvmmsg/sendmmsg on a thread of its own, no
+        /// channel pipeline) rather than a NIO datagram channel. Linux only; elsewhere ignored.
+        /// Off by default: on one core it was faster for cache hits and blocks (+4 to +14%) but
+        /// slower for misses (-6%, the hand-over to the event loop), so not yet clearly better.
+        public var batchedUDP = false
 
         public init(listen: [SocketAddress]) {
             self.listen = listen
@@ -67,47 +72,54 @@ public final class DNSServer: Service, Sendable {
         var udpAddresses: [SocketAddress] = []
         var udpChannels: [any Channel] = []
         var tcpServers: [NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>] = []
+        #if os(Linux)
+            var udpLoops: [DNSUDPLoop] = []
+            // Sockets of loops that never ran are closed here (a later bind failed).
+            var started = false
+            defer { if !started { for loop in udpLoops { loop.socket.close() } } }
+        #endif
         for address in configuration.listen {
+            #if os(Linux)
+                if configuration.batchedUDP {
+                    let socket = try DNSUDPSocket(bindingTo: address)
+                    let loop = DNSUDPLoop(
+                        socket: socket, filter: filter, snapshots: snapshots, eventLoop: group.next(), logger: logger)
+                    udpLoops.append(loop)
+                    udpAddresses.append(socket.localAddress)
+                    try await tcpServers.append(bindTCP(to: socket.localAddress))
+                    continue
+                }
+            #endif
             let udp = try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 // Vector reads split the receive buffer evenly among the messages: 32 × 4096 bytes,
                 // so every datagram (queries are at most 4096 here) arrives whole.
                 .channelOption(.datagramVectorReadMessageCount, value: Self.messagesPerRead)
                 .channelOption(
-                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.messagesPerRead * 4096))
+                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.messagesPerRead * 4096)
+                )
                 .channelInitializer { [filter, snapshots] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DNSUDPHandler(filter: filter, snapshots: snapshots))
+                        try channel.pipeline.syncOperations.addHandler(
+                            DNSUDPHandler(filter: filter, snapshots: snapshots))
                     }
                 }
                 .bind(to: address).get()
             channels.withLock { $0.append(udp) }
             udpChannels.append(udp)
             if let local = udp.localAddress { udpAddresses.append(local) }
-            let idle = configuration.tcpIdleTimeout
             // TCP on the port UDP got (they differ only when port 0 was asked for).
-            let tcpAddress = udp.localAddress ?? address
-            let tcp = try await ServerBootstrap(group: group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .serverChannelOption(.backlog, value: 256)
-                .bind(to: tcpAddress) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandlers([
-                            IdleStateHandler(readTimeout: idle),
-                            ByteToMessageHandler(DNSTCPFrameDecoder(), maximumBufferSize: 70_000),
-                            DNSTCPFrameEncoder(),
-                            IdleConnectionCloser(),
-                        ])
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            channels.withLock { $0.append(tcp.channel) }
-            tcpServers.append(tcp)
+            try await tcpServers.append(bindTCP(to: udp.localAddress ?? address))
         }
+        #if os(Linux)
+            started = true
+            let loops = udpLoops
+        #endif
         bound.withLock { $0 = (udpAddresses, tcpServers.compactMap { $0.channel.localAddress }) }
         resumeWaiters()
         logger.info(
-            "DNS listening", metadata: ["udp": "\(udpAddresses)", "tcp": "\(tcpServers.compactMap(\.channel.localAddress))"])
+            "DNS listening",
+            metadata: ["udp": "\(udpAddresses)", "tcp": "\(tcpServers.compactMap(\.channel.localAddress))"])
 
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -118,10 +130,46 @@ public final class DNSServer: Service, Sendable {
                 for channel in udpChannels {
                     group.addTask { try await channel.closeFuture.get() }
                 }
+                #if os(Linux)
+                    for loop in loops {
+                        group.addTask {
+                            await withTaskCancellationHandler {
+                                await loop.run()
+                            } onCancel: {
+                                loop.stop()
+                            }
+                        }
+                    }
+                #endif
             }
         } onGracefulShutdown: {
             for channel in self.channels.withLock({ $0 }) { channel.close(promise: nil) }
+            #if os(Linux)
+                for loop in loops { loop.stop() }
+            #endif
         }
+    }
+
+    private func bindTCP(
+        to address: SocketAddress
+    ) async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
+        let idle = configuration.tcpIdleTimeout
+        let tcp = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(to: address) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: idle),
+                        ByteToMessageHandler(DNSTCPFrameDecoder(), maximumBufferSize: 70_000),
+                        DNSTCPFrameEncoder(),
+                        IdleConnectionCloser(),
+                    ])
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        channels.withLock { $0.append(tcp.channel) }
+        return tcp
     }
 
     private func serveTCP(_ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) async throws {

@@ -1,0 +1,197 @@
+#if os(Linux)
+    import CStewardUDP
+    import Foundation
+    import Glibc
+    import Logging
+    import NIOCore
+    import StewardPolicy
+    import Synchronization
+
+    /// UDP without the NIO channel pipeline: a dedicated thread per socket receives up to
+    /// `batchSize` datagrams with one `recvmmsg`, answers those the filter's fast path can answer at
+    /// once (blocked names, cache hits: `DNSFilter.answerFast`) into one buffer, and sends them with
+    /// one `sendmmsg`. The rest (misses, FORMERR, REFUSED, rate limiting, the portal, …) go to an event
+    /// loop in one task per batch, where `DNSFilter.handle` answers them exactly as the NIO server
+    /// does; answers that come later (upstream) are sent from that event loop, also batched
+    /// (`DNSUDPLaterAnswers`). The per-datagram cost of a channel read (envelope, promise, pipeline)
+    /// is gone from the fast path, and one system call carries a batch each way.
+    ///
+    /// Bounded: fixed buffers; at most `maxQueued` datagrams wait for the event loop (more are
+    /// dropped, as the kernel drops what a busy NIO server does not read). A thread rather than a
+    /// task: it blocks in `poll`. `stop()` ends it within a poll (it also wakes the poll at once).
+    /// `Sendable`: the socket is, the flags are atomic, the rest is immutable.
+    final class DNSUDPLoop: Sendable {
+        static let batchSize = 64
+        static let slotSize = 4096
+        static let maxQueued = 4096
+        /// Poll timeout in milliseconds: the longest `stop()` may wait if the wake-up is missed.
+        static let pollMilliseconds: Int32 = 200
+
+        let socket: DNSUDPSocket
+        private let filter: DNSFilter
+        private let snapshots: SnapshotHolder
+        private let eventLoop: any EventLoop
+        private let logger: Logger
+        private let stopping = Atomic<Bool>(false)
+        /// Datagrams handed to the event loop and not yet handled there.
+        private let queued = Atomic<Int>(0)
+
+        init(
+            socket: DNSUDPSocket, filter: DNSFilter, snapshots: SnapshotHolder, eventLoop: any EventLoop, logger: Logger
+        ) {
+            self.socket = socket
+            self.filter = filter
+            self.snapshots = snapshots
+            self.eventLoop = eventLoop
+            self.logger = logger
+        }
+
+        /// Serves on a new thread until `stop()`, then closes the socket.
+        func run() async {
+            // Made on its event loop, which it belongs to (nil: the event loop is gone).
+            let eventLoop = eventLoop
+            let later = try? await eventLoop.submit { [socket] in
+                NIOLoopBound(DNSUDPLaterAnswers(socket: socket, eventLoop: eventLoop), eventLoop: eventLoop)
+            }.get()
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let thread = Thread { [self] in
+                    if let later { serve(later: later) }
+                    socket.close()
+                    continuation.resume()
+                }
+                thread.name = "steward-dns-udp"
+                thread.start()
+            }
+        }
+
+        /// Ends the loop (from any thread).
+        func stop() {
+            stopping.store(true, ordering: .releasing)
+            socket.wakeUp()
+        }
+
+        private func serve(later: NIOLoopBound<DNSUDPLaterAnswers>) {
+            let fd = socket.loopDescriptor
+            let inbox = DNSUDPInbox(capacity: Self.batchSize, slotSize: Self.slotSize)
+            let outbox = DNSUDPOutbox(capacity: Self.batchSize)
+            var reader = SnapshotHolder.Reader(snapshots)
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while !stopping.load(ordering: .acquiring) {
+                let received = inbox.receive(on: fd)
+                if stopping.load(ordering: .acquiring) { break }
+                guard received > 0 else {
+                    if received < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR {
+                        logger.debug("DNS UDP receive failed", metadata: ["errno": "\(errno)"])
+                    }
+                    poller.revents = 0
+                    _ = poll(&poller, 1, Self.pollMilliseconds)
+                    continue
+                }
+                let snapshot = reader.current()
+                var slow: [DNSUDPQuery] = []
+                for index in 0..<received {
+                    let source = inbox.source(index)
+                    guard let client = IPAddress(sockaddr: source) else { continue }
+                    let packet = inbox.datagram(index)
+                    if filter.answerFast(packet, from: client, snapshot: snapshot, into: &outbox.bytes) {
+                        outbox.commit(to: source, length: inbox.sourceLength(index))
+                    } else {
+                        // A copy: the slot is reused by the next receive.
+                        var copy = ByteBufferAllocator().buffer(capacity: packet.readableBytes)
+                        copy.writeImmutableBuffer(packet)
+                        slow.append(
+                            DNSUDPQuery(
+                                packet: copy, client: client, source: source.pointee,
+                                sourceLength: inbox.sourceLength(index)))
+                    }
+                }
+                if !slow.isEmpty { handOver(slow, snapshot: snapshot, later: later) }
+                outbox.flush { DNSUDPSocket.sendAll(fd, $0, flags: 0) }
+            }
+        }
+
+        /// Lets the event loop answer `queries` as the NIO server would (`fastPath` false: the loop
+        /// has just tried it).
+        private func handOver(
+            _ queries: [DNSUDPQuery], snapshot: PolicySnapshot, later: NIOLoopBound<DNSUDPLaterAnswers>
+        ) {
+            guard queued.wrappingAdd(queries.count, ordering: .relaxed).newValue <= Self.maxQueued else {
+                queued.wrappingSubtract(queries.count, ordering: .relaxed)
+                DNSMetrics.bump(filter.metrics.overloaded, by: UInt64(queries.count))
+                return
+            }
+            let (filter, eventLoop) = (self.filter, self.eventLoop)
+            eventLoop.execute { [self] in
+                queued.wrappingSubtract(queries.count, ordering: .relaxed)
+                let answers = later.value
+                for query in queries {
+                    let outcome = filter.handle(
+                        query.packet, from: query.client, transport: .udp, snapshot: snapshot, eventLoop: eventLoop,
+                        fastPath: false)
+                    switch outcome {
+                    case .respond(let answer):
+                        answers.send(answer, to: query)
+                    case .drop:
+                        break
+                    case .later(let future):
+                        // The filter completes forwarded queries on this event loop.
+                        future.hop(to: eventLoop).assumeIsolated().whenSuccess { answer in
+                            if let answer { answers.send(answer, to: query) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A datagram the fast path did not answer, with where it came from.
+    struct DNSUDPQuery: Sendable {
+        let packet: ByteBuffer
+        let client: IPAddress
+        let source: sockaddr_storage
+        let sourceLength: socklen_t
+    }
+
+    /// Answers sent from the event loop (upstream answers, and everything the general path answers),
+    /// collected during one event-loop tick and sent together (upstream answers arrive in bursts too).
+    /// Not `Sendable`: it belongs to its event loop.
+    final class DNSUDPLaterAnswers {
+        private let socket: DNSUDPSocket
+        private let eventLoop: any EventLoop
+        private let outbox = DNSUDPOutbox(capacity: DNSUDPLoop.batchSize)
+        private var flushScheduled = false
+
+        init(socket: DNSUDPSocket, eventLoop: any EventLoop) {
+            self.socket = socket
+            self.eventLoop = eventLoop
+        }
+
+        func send(_ answer: ByteBuffer, to query: DNSUDPQuery) {
+            if outbox.isFull { flush() }
+            var source = query.source
+            outbox.append(answer, to: &source, length: query.sourceLength)
+            guard !flushScheduled else { return }
+            flushScheduled = true
+            eventLoop.assumeIsolated().execute {
+                self.flushScheduled = false
+                self.flush()
+            }
+        }
+
+        private func flush() {
+            outbox.flush { socket.send($0) }
+        }
+    }
+
+    @available(*, unavailable)
+    extension DNSUDPLaterAnswers: Sendable {}
+
+    @available(*, unavailable)
+    extension DNSUDPOutbox: Sendable {}
+
+    @available(*, unavailable)
+    extension DNSUDPInbox: Sendable {}
+
+    @available(*, unavailable)
+    extension DNSUDPMessageVector: Sendable {}
+#endif
