@@ -294,7 +294,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 exchange.status = 403
                 record(exchange)
                 shared.metrics.blocked.add(1, ordering: .relaxed)
-                let page = ProxyPages.blockPage(site: target.host + originForm, decision: decision, snapshot: snapshot, contact: shared.configuration.contact)
+                let page = ProxyPages.blockPage(
+                    site: target.host + originForm, host: target.host, decision: decision, snapshot: snapshot,
+                    contact: shared.configuration.contact, reviewURL: shared.configuration.reviewURL)
                 let hasBody = Self.hasBody(head)
                 respond(context, .forbidden, html: page, keepAlive: head.isKeepAlive && !hasBody)
                 state = .discarding(closeAfter: !head.isKeepAlive || hasBody)
@@ -478,7 +480,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 state = .discarding(closeAfter: true)
                 link.handler.detach()
                 origin.close(promise: nil)
-                let page = ProxyPages.blockPage(site: exchange.host + (exchange.path ?? ""), decision: decision, snapshot: snapshot, contact: shared.configuration.contact)
+                let page = ProxyPages.blockPage(
+                    site: exchange.host + (exchange.path ?? ""), host: exchange.host, decision: decision, snapshot: snapshot,
+                    contact: shared.configuration.contact, reviewURL: shared.configuration.reviewURL)
                 respond(context, .forbidden, html: page, keepAlive: false)
                 return
             }

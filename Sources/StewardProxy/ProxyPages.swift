@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import StewardPolicy
@@ -8,7 +9,11 @@ import StewardPolicy
 public enum ProxyPages {
     static func escape(_ text: String) -> String { htmlEscaped(text) }
 
-    static func blockPage(site: String, decision: Decision, snapshot: PolicySnapshot, contact: String?) -> String {
+    /// `reviewURL`: the web service's block page (`…/blocked`), where the person can ask for a
+    /// review; linked with the site's host when the web service runs.
+    static func blockPage(
+        site: String, host: String, decision: Decision, snapshot: PolicySnapshot, contact: String?, reviewURL: String?
+    ) -> String {
         let categories = snapshot.lists.listCategoryNames(of: decision.categories)
         let rule = snapshot.rule(at: decision.rule)
         var clauseHTML = ""
@@ -38,8 +43,24 @@ public enum ProxyPages {
             \(rule.map { "<p>Rule: \(escape($0.id))</p>" } ?? "")
             \(clauseHTML)
             \(contact.map { "<p>Questions, or a site you need for class? Contact \(escape($0)).</p>" } ?? "")
+            \(reviewURL.map { "<p><a href=\"\(escape($0 + "?host=" + percentEncoded(host)))\">Ask for a review of this site</a></p>" } ?? "")
             </body></html>
             """
+    }
+
+    /// A query value: everything but unreserved characters percent-encoded.
+    static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
     }
 
     static func message(_ status: HTTPResponseStatus, _ text: String) -> String {

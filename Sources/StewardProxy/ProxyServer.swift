@@ -44,6 +44,9 @@ public struct ProxyServer: Service {
         public var maxConnections = 20_000
         /// Shown on block pages.
         public var contact: String?
+        /// The web service's block page (`http://portal/blocked`), linked from the proxy's block
+        /// page so the person can ask for a review; nil without a web service.
+        public var reviewURL: String?
         /// `host:port` the PAC file names (default: the first listen address).
         public var pacProxy: String?
         /// Networks the PAC file sends direct.

@@ -149,6 +149,7 @@ public struct ServeNode: Sendable {
             proxying.maxConnectionsPerClient = proxy.maxConnectionsPerClient
             proxying.maxConnections = proxy.maxConnections
             proxying.contact = configuration.policy.contact
+            proxying.reviewURL = Self.publicURL(configuration).map { $0 + "/blocked" }
             proxying.pacProxy = proxy.pacProxy
             proxying.directNetworks = proxy.direct ?? configuration.policy.zones.flatMap(\.networks)
             proxying.requestHeadTimeout = .seconds(Int64(proxy.requestHeadTimeoutSeconds))

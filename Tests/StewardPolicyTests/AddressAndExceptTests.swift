@@ -8,23 +8,12 @@ import Testing
 @Suite struct IPAddressCategoryTests {
     /// The fixture's lists, with address entries in the allow-list (`edu`) and in `malware`.
     static func lists() throws -> ListCompiler {
-        var compiler = ListCompiler()
         let files: [(String, String)] = [
             ("gambling", "casino.com\n"), ("adult", "adult.example\n"), ("social", "social.example\n"),
             ("edu", "learn.example\n192.0.2.10\n2001:db8::10\n198.51.100.0/24\n"),
             ("malware", "evil.example\n203.0.113.66\n"),
         ]
-        for (name, text) in files {
-            let category = try compiler.addCategory(name: name, source: name)
-            var given = false
-            compiler.ingest(file: name, category: category, format: .domains) { chunk in
-                guard !given else { return false }
-                chunk = Array(text.utf8)
-                given = true
-                return true
-            }
-        }
-        return compiler
+        return try listCompiler(files)
     }
 
     /// The fixture's policy with addresses blocked for students and unidentified clients, below

@@ -108,23 +108,12 @@ enum Fixture {
     }
 
     static func lists() throws -> ListCompiler {
-        var compiler = ListCompiler()
         let files: [(String, String)] = [
             ("gambling", "casino.com\n"), ("adult", "adult.example\nedu-adult.example\n"),
             ("social", "social.example\n"), ("edu", "learn.example\nedu-adult.example\n"),
             ("malware", "evil.example\nlearn-evil.learn.example\n"),
         ]
-        for (name, text) in files {
-            let category = try compiler.addCategory(name: name, source: name)
-            var given = false
-            compiler.ingest(file: name, category: category, format: .domains) { chunk in
-                guard !given else { return false }
-                chunk = Array(text.utf8)
-                given = true
-                return true
-            }
-        }
-        return compiler
+        return try listCompiler(files)
     }
 
     static func snapshot(_ definition: PolicyDefinition = definition()) throws -> PolicySnapshot {

@@ -26,6 +26,22 @@ func compileLists(
     return compiler.build()
 }
 
+/// A list compiler with one domains-format category per (name, text), each file given whole.
+func listCompiler(_ files: [(String, String)]) throws -> ListCompiler {
+    var compiler = ListCompiler()
+    for (name, text) in files {
+        let category = try compiler.addCategory(name: name, source: name)
+        var given = false
+        compiler.ingest(file: name, category: category, format: .domains) { chunk in
+            guard !given else { return false }
+            chunk = Array(text.utf8)
+            given = true
+            return true
+        }
+    }
+    return compiler
+}
+
 extension CompiledLists {
     func categoryNames(ofName name: String) -> [String] { names(of: categories(ofName: name)) }
 }

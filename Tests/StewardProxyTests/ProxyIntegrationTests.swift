@@ -355,7 +355,7 @@ import Testing
         }
     }
 
-    @Test("PAC and WPAD: the proxy serves /proxy.pac, and so does the web service at /wpad.dat, both naming the proxy")
+    @Test("PAC and WPAD from the proxy and the web service, both naming the proxy; the proxy's block page links to the web's review form")
     func autoConfiguration() async throws {
         let webPort = try await RawTCP.freePort()
         try await Self.withNode(proxy: "pac-proxy: \"proxy.district.example:3128\"", top: "web: {listen: [\"127.0.0.1:\(webPort)\"]}") { node in
@@ -371,6 +371,10 @@ import Testing
             #expect(fromWeb.contains("function FindProxyForURL"))
             #expect(fromWeb.contains("PROXY proxy.district.example:3128"))
             #expect(fromWeb.contains("isInNet(host, \"127.0.0.1\", \"255.255.255.255\")"))
+            // With the web service running, the proxy's block page links to its review form.
+            let blocked = try await node.curl(["-i", "http://www.casino.example/"])
+            #expect(blocked.output.contains("HTTP/1.1 403"), "\(blocked.output)")
+            #expect(blocked.output.contains("href=\"http://127.0.0.1:\(webPort)/blocked?host=www.casino.example\""), "\(blocked.output)")
         }
     }
 }
