@@ -325,4 +325,50 @@ import Testing
         #expect(found.count == 1)
         #expect(found[0].message.contains("empty"))
     }
+
+    @Test("The proxy's login, pool, timeouts, bandwidth and the policy's priorities are read; mistakes name their key")
+    func proxySettings() throws {
+        let good = try load(
+            Self.baseConfig(
+                extra: """
+                    priorities: {non-priority: [gambling]}
+                    proxy:
+                      listen: ["127.0.0.1:3128"]
+                      authentication: {mode: optional, realm: District web}
+                      origin-pool: {per-origin: 8, total: 100, idle-timeout: 15}
+                      request-head-timeout: 20
+                      response-timeout: 30
+                      hello-timeout: 40
+                      bandwidth: {non-priority-kib-per-second: 512, when-busy-above-kib-per-second: 10240}
+                    """)
+        ).get()
+        let proxy = try #require(good.configuration.proxy)
+        #expect(proxy.authentication?.mode == .optional)
+        #expect(proxy.authentication?.realm == "District web")
+        #expect(proxy.originPoolPerOrigin == 8 && proxy.originPoolTotal == 100 && proxy.originIdleSeconds == 15)
+        #expect(proxy.requestHeadTimeoutSeconds == 20 && proxy.responseTimeoutSeconds == 30 && proxy.helloTimeoutSeconds == 40)
+        #expect(proxy.nonPriorityKiBPerSecond == 512 && proxy.busyAboveKiBPerSecond == 10240)
+        #expect(good.snapshot.isNonPriority(good.snapshot.lists.categories(ofName: "casino.example")))
+        #expect(!good.snapshot.isNonPriority(good.snapshot.lists.categories(ofName: "learn.example")))
+        let required = try load(Self.baseConfig(extra: "proxy:\n  authentication: required\n")).get()
+        #expect(required.configuration.proxy?.authentication?.mode == .required)
+
+        let found = try problems(
+            Self.baseConfig(
+                extra: """
+                    proxy:
+                      authentication: {mode: sometimes, realm: "say \\"hi\\""}
+                      origin-pool: {per-orgin: 8}
+                      response-timeout: 0
+                      bandwidth: {when-busy-above-kib-per-second: 5}
+                    """))
+        #expect(found.contains { $0.message.contains("'sometimes' is not one of required, optional") }, "\(found)")
+        #expect(found.contains { $0.path.hasSuffix("authentication.realm") }, "\(found)")
+        #expect(found.contains { $0.message.contains("unknown key 'per-orgin'") }, "\(found)")
+        #expect(found.contains { $0.path.hasSuffix("response-timeout") }, "\(found)")
+        #expect(found.contains { $0.message.contains("missing required key 'non-priority-kib-per-second'") }, "\(found)")
+        // Category names are checked when the policy compiles, once the configuration reads.
+        let unknown = try problems(Self.baseConfig(extra: "priorities: {non-priority: [gamblin]}"))
+        #expect(unknown.contains { $0.message.contains("unknown category 'gamblin'") && $0.path.contains("priorities.non-priority") }, "\(unknown)")
+    }
 }
