@@ -90,26 +90,25 @@ public final class DNSServer: Service, Sendable {
                     continue
                 }
             #endif
-            let udp = try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                // Vector reads split the receive buffer evenly among the messages: 32 × 4096 bytes,
-                // so every datagram (queries are at most 4096 here) arrives whole.
-                .channelOption(.datagramVectorReadMessageCount, value: Self.messagesPerRead)
-                .channelOption(
-                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.messagesPerRead * 4096)
-                )
-                .channelInitializer { [filter, snapshots] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            DNSUDPHandler(filter: filter, snapshots: snapshots))
-                    }
+            // TCP on the port UDP got (they differ only when port 0 was asked for). With port 0
+            // another socket may already hold that port for TCP: then both are tried again.
+            var attempt = 0
+            while true {
+                let udp = try await bindUDP(to: address)
+                let tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+                do {
+                    tcp = try await bindTCP(to: udp.localAddress ?? address)
+                } catch where address.port == 0 && attempt < 8 {
+                    attempt += 1
+                    try? await udp.close()
+                    continue
                 }
-                .bind(to: address).get()
-            channels.withLock { $0.append(udp) }
-            udpChannels.append(udp)
-            if let local = udp.localAddress { udpAddresses.append(local) }
-            // TCP on the port UDP got (they differ only when port 0 was asked for).
-            try await tcpServers.append(bindTCP(to: udp.localAddress ?? address))
+                channels.withLock { $0.append(udp) }
+                udpChannels.append(udp)
+                if let local = udp.localAddress { udpAddresses.append(local) }
+                tcpServers.append(tcp)
+                break
+            }
         }
         #if os(Linux)
             started = true
@@ -148,6 +147,24 @@ public final class DNSServer: Service, Sendable {
                 for loop in loops { loop.stop() }
             #endif
         }
+    }
+
+    private func bindUDP(to address: SocketAddress) async throws -> any Channel {
+        try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Vector reads split the receive buffer evenly among the messages: 32 × 4096 bytes,
+            // so every datagram (queries are at most 4096 here) arrives whole.
+            .channelOption(.datagramVectorReadMessageCount, value: Self.messagesPerRead)
+            .channelOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.messagesPerRead * 4096)
+            )
+            .channelInitializer { [filter, snapshots] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        DNSUDPHandler(filter: filter, snapshots: snapshots))
+                }
+            }
+            .bind(to: address).get()
     }
 
     private func bindTCP(

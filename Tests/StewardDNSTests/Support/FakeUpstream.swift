@@ -57,25 +57,37 @@ final class FakeUpstream: Sendable {
         on group: any EventLoopGroup, behaviour: Behaviour, answerAddress: DNSIPv4Address = DNSIPv4Address(192, 0, 2, 1)
     ) async throws -> FakeUpstream {
         let script = FakeUpstreamScript(behaviour: behaviour, answerAddress: answerAddress)
-        let udp = try await DatagramBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(FakeUDPHandler(script: script))
+        // TCP on the port UDP got; another test's connection may hold that number for TCP, so
+        // both are tried again on a clash.
+        var attempt = 0
+        while true {
+            let udp = try await DatagramBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(FakeUDPHandler(script: script))
+                    }
                 }
+                .bind(host: "127.0.0.1", port: 0).get()
+            let port = udp.localAddress?.port ?? 0
+            let tcp: any Channel
+            do {
+                tcp = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandlers(
+                                ByteToMessageHandler(DNSTCPFrameDecoder()), FakeTCPHandler(script: script))
+                        }
+                    }
+                    .bind(host: "127.0.0.1", port: port).get()
+            } catch where attempt < 8 {
+                attempt += 1
+                try? await udp.close()
+                continue
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = udp.localAddress?.port ?? 0
-        let tcp = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(DNSTCPFrameDecoder()), FakeTCPHandler(script: script))
-                }
-            }
-            .bind(host: "127.0.0.1", port: port).get()
-        return FakeUpstream(
-            address: try SocketAddress(ipAddress: "127.0.0.1", port: port), script: script, channels: [udp, tcp])
+            return FakeUpstream(
+                address: try SocketAddress(ipAddress: "127.0.0.1", port: port), script: script, channels: [udp, tcp])
+        }
     }
 
     /// Changes how the fake answers from now on.
