@@ -112,3 +112,22 @@ enum RawTCP {
         }
     }
 }
+
+/// A minimal TLS 1.2 ClientHello naming `serverName`, as TLS records (split in two at `splitAt`
+/// bytes of the handshake message, when given): enough for the proxy's peek, not a real handshake.
+enum ClientHelloBytes {
+    static func records(serverName: String, splitAt: Int? = nil) -> [UInt8] {
+        let name = Array(serverName.utf8)
+        var serverNameExtension: [UInt8] = [0x00, 0x00]  // extension type server_name
+        let list: [UInt8] = [0x00] + [UInt8(name.count >> 8), UInt8(name.count & 0xFF)] + name
+        let body: [UInt8] = [UInt8(list.count >> 8), UInt8(list.count & 0xFF)] + list
+        serverNameExtension += [UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
+        var hello: [UInt8] = [0x03, 0x03] + Array(repeating: 7, count: 32) + [0x00]  // version, random, no session
+        hello += [0x00, 0x02, 0x13, 0x01]  // one cipher suite
+        hello += [0x01, 0x00]  // null compression
+        hello += [UInt8(serverNameExtension.count >> 8), UInt8(serverNameExtension.count & 0xFF)] + serverNameExtension
+        let message: [UInt8] = [0x01, 0x00, UInt8(hello.count >> 8), UInt8(hello.count & 0xFF)] + hello
+        let parts = splitAt.map { [Array(message.prefix($0)), Array(message.dropFirst($0))] } ?? [message]
+        return parts.flatMap { part in [0x16, 0x03, 0x01, UInt8(part.count >> 8), UInt8(part.count & 0xFF)] + part }
+    }
+}

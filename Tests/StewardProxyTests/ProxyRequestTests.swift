@@ -62,22 +62,7 @@ import Testing
 
     @Test("The ClientHello's server name is read across records; other bytes are not TLS")
     func clientHello() {
-        // A minimal TLS 1.2 ClientHello with server_name "sni.example", split over two records.
-        let name = Array("sni.example".utf8)
-        var serverName: [UInt8] = [0x00, 0x00]  // extension type server_name
-        let list: [UInt8] = [0x00] + [UInt8(name.count >> 8), UInt8(name.count & 0xFF)] + name
-        let body: [UInt8] = [UInt8(list.count >> 8), UInt8(list.count & 0xFF)] + list
-        serverName += [UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
-        var hello: [UInt8] = [0x03, 0x03] + Array(repeating: 7, count: 32) + [0x00]  // version, random, no session
-        hello += [0x00, 0x02, 0x13, 0x01]  // one cipher suite
-        hello += [0x01, 0x00]  // null compression
-        hello += [UInt8(serverName.count >> 8), UInt8(serverName.count & 0xFF)] + serverName
-        let message: [UInt8] = [0x01, 0x00, UInt8(hello.count >> 8), UInt8(hello.count & 0xFF)] + hello
-        let first = Array(message.prefix(20))
-        let second = Array(message.dropFirst(20))
-        let records: [UInt8] =
-            [0x16, 0x03, 0x01, 0x00, UInt8(first.count)] + first
-            + [0x16, 0x03, 0x01, UInt8(second.count >> 8), UInt8(second.count & 0xFF)] + second
+        let records = ClientHelloBytes.records(serverName: "sni.example", splitAt: 20)
         #expect(TLSClientHello.parse(ByteBuffer(bytes: records)) == .hello(serverName: "sni.example"))
         #expect(TLSClientHello.parse(ByteBuffer(bytes: records.prefix(30))) == .needMore)
         #expect(TLSClientHello.parse(ByteBuffer(string: "SSH-2.0-OpenSSH_9.2\r\n")) == .notTLS)
