@@ -132,6 +132,7 @@ let package = Package(
             name: "StewardActivity",
             dependencies: [
                 "StewardPolicy",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -88,7 +88,12 @@ public struct ActivityWriter: Service {
         while true {
             let events = recorder.drain(limit: configuration.batchSize)
             guard !events.isEmpty else { return }
-            let records = events.map(ActivityRecord.init)
+            let records: [ActivityRecord]
+            do {
+                records = try await ActivityLane.shared.run { events.map(ActivityRecord.init) }
+            } catch {
+                records = events.map(ActivityRecord.init)
+            }
             do {
                 try await store.write(records)
             } catch {

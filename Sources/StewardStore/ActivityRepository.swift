@@ -38,7 +38,7 @@ public final class ActivityRepository: ActivityStore {
     public func write(_ records: [ActivityRecord]) async throws {
         guard !records.isEmpty else { return }
         if let inserter {
-            try await NIOThreadPool.singleton.runIfActive { try inserter.write(records) }
+            try await ActivityLane.shared.run { try inserter.write(records) }
             return
         }
         _ = try await connection.withPostgres { try await Self.writePostgres(records, on: $0, logger: connection.logger) }

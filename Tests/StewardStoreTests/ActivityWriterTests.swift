@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Foundation
 import Logging
 import StewardActivity
@@ -21,6 +24,16 @@ import Testing
         func purge(olderThan cutoff: Int64) async throws -> Int { try await inner.purge(olderThan: cutoff) }
         func close() async throws { try await inner.close() }
     }
+
+    #if canImport(Glibc)
+        @Test("Activity is put into words and written on a thread below the answering threads' priority")
+        func laneIsNiced() async throws {
+            let lane = try await ActivityLane.shared.run { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+            let here = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+            #expect(lane == ActivityLane.niceness)
+            #expect(lane > here, "lane \(lane), caller \(here)")
+        }
+    #endif
 
     @Test("Batches that failed are written, in order, once the store is back")
     func retriesAfterFailure() async throws {
