@@ -56,6 +56,7 @@ final class UpstreamSocket: ChannelInboundHandler {
     /// Timeouts fire up to this late, so that one timer run ends a batch of attempts instead of
     /// the timer being re-armed for every attempt sent.
     static let timerSlack = TimeAmount.milliseconds(5)
+    static let messagesPerRead = 16
     /// Set when the pool no longer hands this socket out; it closes when nothing waits on it.
     private(set) var retired = false
 
@@ -76,6 +77,10 @@ final class UpstreamSocket: ChannelInboundHandler {
     func open() {
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
         DatagramBootstrap(group: eventLoop)
+            // Answers to a burst of forwarded queries are read several at a time (recvmmsg), each
+            // into its own 4096 bytes: more than the 1232 advertised, so none is cut short.
+            .channelOption(.datagramVectorReadMessageCount, value: Self.messagesPerRead)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.messagesPerRead * 4096))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(handler.value)
