@@ -28,7 +28,7 @@ struct Scratch {
     let url: URL
 
     init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("steward-test-\(UUID().uuidString)")
+        url = TestDirectory.root.appendingPathComponent("steward-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
@@ -53,7 +53,7 @@ struct CommandResult {
 func runSteward(_ arguments: [String]) async throws -> CommandResult {
     // Standard error is what the command-line tests check; run through a shell to keep it apart.
     let quoted = ([Repository.executable] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-    let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("steward-stderr-\(UUID().uuidString)")
+    let errorFile = TestDirectory.root.appendingPathComponent("steward-stderr-\(UUID().uuidString)")
     let result = try await ChildProcess.run(
         "/bin/sh", ["-c", quoted.joined(separator: " ") + " 2>'\(errorFile.path)'"], directory: Repository.root)
     let stderr = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""

@@ -5,6 +5,7 @@ import NIOEmbedded
 import StewardActivity
 import StewardConfig
 import StewardPolicy
+import StewardTestSupport
 import Testing
 
 @testable import StewardProxy
@@ -29,7 +30,7 @@ import Testing
     }
 
     static func harness(_ configure: (inout ProxyServer.Configuration) -> Void = { _ in }) throws -> Harness {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-handler-\(UUID().uuidString)")
+        let directory = TestDirectory.root.appendingPathComponent("steward-handler-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try "No gambling. Installers need permission.".write(to: directory.appendingPathComponent("aup.txt"), atomically: true, encoding: .utf8)
         try "casino.example\n".write(to: directory.appendingPathComponent("gambling.txt"), atomically: true, encoding: .utf8)

@@ -36,7 +36,7 @@ import Testing
 
     static func start(tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, top: String = "") async throws -> Node {
         let origin = try await OriginServer()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-proxy-\(UUID().uuidString)")
+        let directory = TestDirectory.root.appendingPathComponent("steward-proxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         func save(_ name: String, _ text: String) throws {
             try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)

@@ -16,7 +16,7 @@ import Testing
         let directory: URL
 
         static func start() async throws -> TLSOrigin {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-tls-\(UUID().uuidString)")
+            let directory = TestDirectory.root.appendingPathComponent("steward-tls-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let made = try await ChildProcess.run(
                 "/usr/bin/openssl",

@@ -14,7 +14,7 @@ import Testing
         var store: String { directory.appendingPathComponent("data/steward.sqlite").path }
 
         init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-district-\(UUID().uuidString)")
+            directory = TestDirectory.root.appendingPathComponent("steward-district-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try "The district keeps records.\n".write(to: directory.appendingPathComponent("aup.txt"), atomically: true, encoding: .utf8)
             try """
@@ -152,7 +152,7 @@ import Testing
 
     @Test("kill -9 while activity is being written: every batch reported committed is there, and no partial batch")
     func killDuringActivity() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-activity-\(UUID().uuidString)")
+        let directory = TestDirectory.root.appendingPathComponent("steward-activity-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("activity.sqlite").path
         let killed = try await ChildProcess.run(

@@ -2,6 +2,7 @@ import Foundation
 import StewardConfig
 import StewardPolicy
 import StewardStore
+import StewardTestSupport
 import Testing
 
 /// OneRoster 1.1 CSV as student information systems export it (a byte-order mark, CRLF line ends,
@@ -11,7 +12,7 @@ import Testing
 
     /// A copy of the fixture with `edits` applied (file name → transform of its text).
     static func variant(_ edits: [String: (String) -> String], removing: [String] = []) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("oneroster-\(UUID().uuidString)")
+        let directory = TestDirectory.root.appendingPathComponent("oneroster-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: fixture, to: directory)
         for (file, edit) in edits {
             let url = directory.appendingPathComponent(file)

@@ -7,7 +7,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     public let log: URL
 
     public init(_ executable: String, _ arguments: [String], directory: URL? = nil) throws {
-        log = FileManager.default.temporaryDirectory.appendingPathComponent("steward-bg-\(UUID().uuidString).log")
+        log = TestDirectory.root.appendingPathComponent("steward-bg-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.executableURL = URL(fileURLWithPath: executable)

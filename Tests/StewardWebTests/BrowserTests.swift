@@ -23,7 +23,7 @@ import Testing
         var web: String { "http://127.0.0.1:\(webPort)" }
 
         static func make() throws -> District {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-browser-\(UUID().uuidString)")
+            let directory = TestDirectory.root.appendingPathComponent("steward-browser-\(UUID().uuidString)")
             let documents = directory.appendingPathComponent("documents")
             try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
             let demo = BuiltProducts.root.appendingPathComponent("demo/documents")
@@ -111,7 +111,7 @@ import Testing
     static func screenshotFolder() throws -> URL {
         let folder =
             ProcessInfo.processInfo.environment["STEWARD_SCREENSHOTS"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("steward-screenshots-\(UUID().uuidString)")
+            ?? TestDirectory.root.appendingPathComponent("steward-screenshots-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         return folder
     }

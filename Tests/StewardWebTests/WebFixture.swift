@@ -102,7 +102,7 @@ final class WebFixture: @unchecked Sendable {
         """
 
     static func make() async throws -> WebFixture {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-web-\(UUID().uuidString)")
+        let directory = TestDirectory.root.appendingPathComponent("steward-web-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try config.write(to: directory.appendingPathComponent("steward.yaml"), atomically: true, encoding: .utf8)
         try roster.write(to: directory.appendingPathComponent("roster.csv"), atomically: true, encoding: .utf8)

@@ -59,7 +59,7 @@ struct Harness {
     static func start(
         upstreamPort: Int, extraDNS: String = "", listen: [String] = ["127.0.0.1:0"], portal: Bool = false
     ) async throws -> Harness {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-dns-\(UUID().uuidString)")
+        let directory = TestDirectory.root.appendingPathComponent("steward-dns-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try document.write(to: directory.appendingPathComponent("aup.txt"), atomically: true, encoding: .utf8)
         try "casino.example\nbet.example\n".write(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import StewardStore
+import StewardTestSupport
 import Testing
 
 /// The two backends every repository test runs against.
@@ -17,7 +18,7 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     func storeBackend() async throws -> StoreBackend {
         switch self {
         case .sqlite:
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("steward-\(UUID().uuidString).sqlite").path
+            let path = TestDirectory.root.appendingPathComponent("steward-\(UUID().uuidString).sqlite").path
             return .sqlite(path: path)
         case .postgres:
             return .postgres(url: try await PostgresServer.shared.freshDatabase())

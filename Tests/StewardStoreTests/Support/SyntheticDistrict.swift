@@ -1,10 +1,11 @@
 import Foundation
+import StewardTestSupport
 
 /// A synthetic district in OneRoster 1.1 CSV: `people` users over ten schools, with enrollments,
 /// written to a new folder. `movedEvery` moves every n-th student to the next school (a new year).
 enum SyntheticDistrict {
     static func write(people: Int, movedEvery: Int? = nil, leaving: Int = 0) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("district-\(UUID().uuidString)")
+        let directory = TestDirectory.root.appendingPathComponent("district-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         func save(_ name: String, _ text: String) throws {
             try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)

@@ -42,7 +42,7 @@ final class ChromeDriver: Sendable {
             let port = try LoopbackPorts.freeTCP()
             let process = try BackgroundProcess(chromedriver, ["--port=\(port)", "--allowed-ips=127.0.0.1"])
             let endpoint = URL(string: "http://127.0.0.1:\(port)")!
-            let profile = FileManager.default.temporaryDirectory.appendingPathComponent("steward-chromium-\(UUID().uuidString)")
+            let profile = TestDirectory.root.appendingPathComponent("steward-chromium-\(UUID().uuidString)")
             let driver = ChromeDriver(process: process, port: port, endpoint: endpoint, profile: profile)
             let deadline = Date().addingTimeInterval(15)
             var lastAnswer = ""
