@@ -88,12 +88,9 @@ public struct ActivityWriter: Service {
         while true {
             let events = recorder.drain(limit: configuration.batchSize)
             guard !events.isEmpty else { return }
-            let records: [ActivityRecord]
-            do {
-                records = try await ActivityLane.shared.run { events.map(ActivityRecord.init) }
-            } catch {
-                records = events.map(ActivityRecord.init)
-            }
+            // (The lane's thread pool never stops; were it stopped, the words are put here.)
+            let records =
+                (try? await ActivityLane.shared.run { events.map(ActivityRecord.init) }) ?? events.map(ActivityRecord.init)
             do {
                 try await store.write(records)
             } catch {

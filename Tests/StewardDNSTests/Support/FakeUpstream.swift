@@ -57,37 +57,15 @@ final class FakeUpstream: Sendable {
         on group: any EventLoopGroup, behaviour: Behaviour, answerAddress: DNSIPv4Address = DNSIPv4Address(192, 0, 2, 1)
     ) async throws -> FakeUpstream {
         let script = FakeUpstreamScript(behaviour: behaviour, answerAddress: answerAddress)
-        // TCP on the port UDP got; another test's connection may hold that number for TCP, so
-        // both are tried again on a clash.
-        var attempt = 0
-        while true {
-            let udp = try await DatagramBootstrap(group: group)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(FakeUDPHandler(script: script))
-                    }
-                }
-                .bind(host: "127.0.0.1", port: 0).get()
-            let port = udp.localAddress?.port ?? 0
-            let tcp: any Channel
-            do {
-                tcp = try await ServerBootstrap(group: group)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandlers(
-                                ByteToMessageHandler(DNSTCPFrameDecoder()), FakeTCPHandler(script: script))
-                        }
-                    }
-                    .bind(host: "127.0.0.1", port: port).get()
-            } catch where attempt < 8 {
-                attempt += 1
-                try? await udp.close()
-                continue
-            }
-            return FakeUpstream(
-                address: try SocketAddress(ipAddress: "127.0.0.1", port: port), script: script, channels: [udp, tcp])
-        }
+        let (udp, tcp, port) = try await bindUDPAndTCP(
+            group: group,
+            udp: { try $0.pipeline.syncOperations.addHandler(FakeUDPHandler(script: script)) },
+            tcp: {
+                try $0.pipeline.syncOperations.addHandlers(
+                    ByteToMessageHandler(DNSTCPFrameDecoder()), FakeTCPHandler(script: script))
+            })
+        return FakeUpstream(
+            address: try SocketAddress(ipAddress: "127.0.0.1", port: port), script: script, channels: [udp, tcp])
     }
 
     /// Changes how the fake answers from now on.

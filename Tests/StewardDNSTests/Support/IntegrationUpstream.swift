@@ -21,35 +21,12 @@ final class IntegrationUpstream: Sendable {
     }
 
     func start() async throws {
-        // TCP on the port UDP got; another test's connection may hold that number for TCP, so
-        // both are tried again on a clash.
-        for attempt in 0..<9 {
-            let udp = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(UDPResponder(upstream: self))
-                    }
-                }
-                .bind(host: "127.0.0.1", port: 0).get()
-            let udpPort = udp.localAddress?.port ?? 0
-            let tcp: any Channel
-            do {
-                tcp = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(TCPResponder(upstream: self))
-                        }
-                    }
-                    .bind(host: "127.0.0.1", port: udpPort).get()
-            } catch where attempt < 8 {
-                try? await udp.close()
-                continue
-            }
-            channels.withLock { $0 = [udp, tcp] }
-            boundPort.withLock { $0 = udpPort }
-            return
-        }
+        let (udp, tcp, port) = try await bindUDPAndTCP(
+            group: MultiThreadedEventLoopGroup.singleton,
+            udp: { try $0.pipeline.syncOperations.addHandler(UDPResponder(upstream: self)) },
+            tcp: { try $0.pipeline.syncOperations.addHandler(TCPResponder(upstream: self)) })
+        channels.withLock { $0 = [udp, tcp] }
+        boundPort.withLock { $0 = port }
     }
 
     func stop() async {
