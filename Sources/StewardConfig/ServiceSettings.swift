@@ -36,9 +36,10 @@ public struct DNSSettings: Sendable {
     public var tcpIdleTimeoutSeconds = 10
     /// Apple Private Relay names are answered NXDOMAIN so devices fall back to the filtered path.
     public var blockPrivateRelay = true
-    /// UDP through a batched `recvmmsg`/`sendmmsg` loop on a thread of its own instead of NIO's
-    /// datagram channel (Linux; experimental, off by default).
-    public var batchedUDP = false
+    /// UDP through a batched `recvmmsg`/`sendmmsg` loop on a thread of its own, which also relays
+    /// cache misses to the upstreams itself, instead of NIO's datagram channel (Linux; on by
+    /// default, `false` goes back to the channel).
+    public var batchedUDP = true
 
     public init() {}
 }

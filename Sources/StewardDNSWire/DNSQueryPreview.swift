@@ -161,4 +161,20 @@ public struct DNSQueryPreview: Hashable, Sendable {
     public func question(in buffer: ByteBuffer) -> DNSQuestion? {
         name(in: buffer).map { DNSQuestion(name: $0, type: qtype, class: qclass) }
     }
+
+    /// The query as `DNSMessage.parseQuery` reads it (same header, question and OPT record), made
+    /// from what the preview found; `nil` if `buffer`, which must be the buffer that was
+    /// previewed, no longer holds it.
+    public func query(in buffer: ByteBuffer) -> DNSMessage? {
+        guard let question = question(in: buffer) else { return nil }
+        var edns: EDNS? = nil
+        if opt != nil {
+            let start = nameRange.upperBound + 4
+            guard var record = buffer.getSlice(at: start, length: messageEnd - start),
+                let read = try? EDNS(from: &record)
+            else { return nil }
+            edns = read
+        }
+        return DNSMessage(header: header, questions: [question], edns: edns)
+    }
 }

@@ -41,7 +41,8 @@ import Testing
         var response = ByteBuffer()
         let answered = setup.filter.fastAnswer(
             packet, preview: preview, client: client, zone: setup.snapshot.zone(for: client), transport: transport,
-            snapshot: setup.snapshot, started: .now(), into: &response)
+            snapshot: setup.snapshot, started: .now(), into: &response
+        ).answered
         #expect(answered || response.readableBytes == 0, "a declined fast path writes nothing")
         return answered ? response : nil
     }

@@ -90,6 +90,9 @@ import Testing
             {
                 failures.record("preview disagrees with parseQuery", input)
             }
+            if preview.query(in: previewBuffer) != query {
+                failures.record("the query made from the preview differs from parseQuery's", input)
+            }
             let dotted = preview.withDottedName(in: previewBuffer) { Array($0) }
             if dotted != query.questions[0].name.withUTF8Text({ Array($0) }) {
                 failures.record("preview dotted name differs", input)

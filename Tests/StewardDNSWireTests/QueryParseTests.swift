@@ -130,6 +130,7 @@ import Testing
         let dotted = preview.withDottedName(in: buffer) { String(decoding: $0, as: UTF8.self) }
         let expected = full.questions[0].name.withUTF8Text { String(decoding: $0, as: UTF8.self) }
         #expect(dotted == expected)
+        #expect(preview.query(in: buffer) == full, "the query made from the preview is the parsed one")
     }
 
     @Test("Ranges are absolute buffer indices, so a reader index past a TCP prefix works")
@@ -142,6 +143,11 @@ import Testing
         let options = try #require(preview.opt?.optionsRange)
         #expect(buffer.getBytes(at: options.lowerBound, length: options.count) == bytes(hex: "0008000700011800c00002"))
         #expect(preview.withDottedName(in: buffer) { String(decoding: $0, as: UTF8.self) } == "cloudflare.com")
+        guard case .query(let parsed) = DNSMessage.parseQuery(buffer) else {
+            Issue.record("the fixture must parse")
+            return
+        }
+        #expect(preview.query(in: buffer) == parsed)
     }
 
     static let notSimple: [(String, String)] = [

@@ -11,6 +11,23 @@ import StewardPolicy
 /// cache's encoded form (`cachedAnswer`, DNSFilter+CacheHit.swift). Everything else takes the
 /// general path; both give the same answer (the integration tests run through both).
 extension DNSFilter {
+    /// What the fast path did with a query.
+    enum FastOutcome {
+        /// Answered: the response was appended.
+        case answered
+        /// Nothing written: an allowed name whose answer is not cached, which the general path
+        /// would forward as it is. What the fast path learnt comes with it, for a forwarder that
+        /// takes it from here (the batched loop's relay, `DNSUDPRelay`).
+        case miss(DNSFilterMiss)
+        /// Nothing written: the general path answers it.
+        case declined
+
+        var answered: Bool {
+            if case .answered = self { return true }
+            return false
+        }
+    }
+
     /// The client's zone (-1: none) and whether it must sign in first: in a sign-in zone where
     /// nobody has signed in yet, every query takes the general path (the portal). The zone is
     /// checked first so that other zones never read the clock for it.
@@ -23,27 +40,28 @@ extension DNSFilter {
     }
 
     /// The fast path alone, for a server's batched UDP loop: appends the answer to a UDP query
-    /// after `response`'s writer index and returns true, or returns false (nothing written) when
-    /// `handle(_:from:transport:snapshot:eventLoop:fastPath:)` must answer it with `fastPath` false.
-    /// Same answers, counters and events as `handle` (it runs this same code first).
+    /// after `response`'s writer index (`.answered`), or writes nothing, and then
+    /// `handle(_:from:transport:snapshot:eventLoop:fastPath:)` must answer it with `fastPath` false
+    /// unless the caller forwards a `.miss` itself. Same answers, counters and events as `handle`
+    /// (it runs this same code first).
     func answerFast(
         _ packet: ByteBuffer, from client: IPAddress, snapshot: PolicySnapshot, into response: inout ByteBuffer
-    ) -> Bool {
+    ) -> FastOutcome {
         let started = NIODeadline.now()
         let (zone, mustSignIn) = admission(of: client, snapshot: snapshot)
-        guard !mustSignIn, zone >= 0, limiter == nil, let preview = DNSQueryPreview(packet) else { return false }
+        guard !mustSignIn, zone >= 0, limiter == nil, let preview = DNSQueryPreview(packet) else { return .declined }
         return fastAnswer(
             packet, preview: preview, client: client, zone: zone, transport: .udp, snapshot: snapshot,
             started: started, into: &response)
     }
 
     /// Appends the answer for a blocked or canary name, or a cached allowed one, of a simple query
-    /// to `response` and returns true, or returns false (nothing written) to take the general path.
+    /// to `response` (`.answered`), or writes nothing and leaves it to the general path.
     func fastAnswer(
         _ packet: ByteBuffer, preview: DNSQueryPreview, client: IPAddress, zone: Int32, transport: Transport,
         snapshot: PolicySnapshot, started: NIODeadline, into response: inout ByteBuffer
-    ) -> Bool {
-        guard preview.qclass == .IN, preview.qtype != .ANY, (preview.opt?.version ?? 0) == 0 else { return false }
+    ) -> FastOutcome {
+        guard preview.qclass == .IN, preview.qtype != .ANY, (preview.opt?.version ?? 0) == 0 else { return .declined }
         let now = Int64(Date().timeIntervalSince1970)
         let subject = identities.subject(at: client, zone: zone, snapshot: snapshot, now: now).subject
 
@@ -54,7 +72,7 @@ extension DNSFilter {
             }
             return snapshot.decide(name: name, subject: subject, zone: zone, at: now)
         }
-        guard let decided = decision else { return false }
+        guard let decided = decision else { return .declined }
         guard decided.action == .block else {
             return cachedAnswer(
                 packet, preview: preview, client: client, zone: zone, transport: transport, snapshot: snapshot,
@@ -115,7 +133,7 @@ extension DNSFilter {
         response.setInteger(UInt16(preview.opt == nil ? 0 : 1), at: base + 10)
         if transport == .udp, response.writerIndex - base > preview.maxResponseSize {
             response.moveWriterIndex(to: base)
-            return false
+            return .declined
         }
 
         count(blocked)
@@ -136,7 +154,7 @@ extension DNSFilter {
                     queryType: preview.qtype.rawValue, decision: blocked, snapshot: snapshot,
                     responseCode: flags & 0xF, latencyMicros: UInt32(clamping: elapsed)))
         }
-        return true
+        return .answered
     }
 
     /// Firefox's canary and (when configured) Apple Private Relay names, compared case-insensitively.

@@ -56,6 +56,8 @@ public final class DNSFilter: Sendable {
     /// `cache` when it is a `DNSCache`, whose encoded entries the fast path serves hits from.
     let wireCache: DNSCache?
     let upstream: any DNSUpstream
+    /// `upstream` when it is a `DNSForwarder`, which the batched loop's relay forwards through.
+    let forwarder: DNSForwarder?
     let recorder: ActivityRecorder?
     let limiter: RateLimiter?
     public let metrics = DNSMetrics()
@@ -74,6 +76,7 @@ public final class DNSFilter: Sendable {
         self.cache = cache
         self.wireCache = cache as? DNSCache
         self.upstream = upstream
+        self.forwarder = upstream as? DNSForwarder
         self.recorder = recorder
         limiter =
             configuration.rateLimitQueriesPerSecond > 0
@@ -125,10 +128,11 @@ public final class DNSFilter: Sendable {
         handle(packet, from: client, transport: transport, snapshot: snapshot, eventLoop: eventLoop, fastPath: true)
     }
 
-    /// `handle`, with the fast path skipped when the caller has just tried it (`answerFast`).
+    /// `handle`, with the fast path skipped when the caller has just tried it (`answerFast`), and a
+    /// forwarded query going on from the relay's first attempt (`seed`, see `DNSUDPRelay`).
     func handle(
         _ packet: ByteBuffer, from client: IPAddress, transport: Transport, snapshot: PolicySnapshot,
-        eventLoop: any EventLoop, fastPath: Bool
+        eventLoop: any EventLoop, fastPath: Bool, seed: UpstreamSeed? = nil
     ) -> Outcome {
         let started = NIODeadline.now()
         // The client's zone, looked up once for both paths.
@@ -137,8 +141,8 @@ public final class DNSFilter: Sendable {
             var response = ByteBufferAllocator().buffer(capacity: 512)
             if fastAnswer(
                 packet, preview: preview, client: client, zone: zone, transport: transport, snapshot: snapshot,
-                started: started, into: &response)
-            {
+                started: started, into: &response
+            ).answered {
                 return .respond(response)
             }
         }
@@ -227,17 +231,48 @@ public final class DNSFilter: Sendable {
             let (response, final) = inspect(cached, decision: decision, context: context)
             return .respond(finish(response, final, context, cacheHit: true))
         }
-        DNSMetrics.bump(metrics.cacheMisses)
-        let future = upstream.forward(query, on: eventLoop).map { [self] answer -> ByteBuffer? in
-            self.noteUpstream(started: started)
-            cache?.remember(answer.message, question: question, now: .now())
-            let (response, final) = self.inspect(answer.message, decision: decision, context: context)
-            return self.finish(response, final, context, upstream: Int16(answer.upstream))
+        let forwarded: EventLoopFuture<ForwardedAnswer>
+        if let seed, let forwarder {
+            // The relay counted this miss already.
+            forwarded = forwarder.forward(query, on: eventLoop, seed: seed)
+        } else {
+            DNSMetrics.bump(metrics.cacheMisses)
+            forwarded = upstream.forward(query, on: eventLoop)
+        }
+        let future = forwarded.map { [self] answer -> ByteBuffer? in
+            self.answer(forwarded: answer.message, upstream: answer.upstream, decision: decision, context: context)
         }.recover { [self] _ in
-            DNSMetrics.bump(self.metrics.upstreamFailures)
-            return self.finish(query.makeResponse(rcode: .servFail), decision, context)
+            self.answerFailed(decision: decision, context: context)
         }
         return .later(future)
+    }
+
+    /// SERVFAIL for a query that no upstream answered or that could not be forwarded (RFC 1035
+    /// 4.1.1: "unable to process this query"), counted and recorded.
+    func answerFailed(decision: Decision, context: Context) -> ByteBuffer {
+        DNSMetrics.bump(metrics.upstreamFailures)
+        return finish(context.query.makeResponse(rcode: .servFail), decision, context)
+    }
+
+    /// The client's answer from an upstream's (already carrying the client's ID and question, see
+    /// `UpstreamQuery.clientResponse`): counted, cached, its other names and addresses decided
+    /// (`inspect`), encoded for the client and recorded. The general path and the relay both end
+    /// here.
+    func answer(forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context) -> ByteBuffer {
+        noteUpstream(started: context.started)
+        cache?.remember(message, question: context.question, now: .now())
+        let (response, final) = inspect(message, decision: decision, context: context)
+        return finish(response, final, context, upstream: Int16(upstream))
+    }
+
+    /// The context the general path would make for a query the fast path found missing from the
+    /// cache (`FastOutcome.miss`), for the relay; nil if `packet` no longer holds the query.
+    func context(of miss: DNSFilterMiss, packet: ByteBuffer) -> Context? {
+        guard let query = miss.preview.query(in: packet) else { return nil }
+        return Context(
+            query: query, question: query.questions[0], client: miss.client, subject: miss.subject, zone: miss.zone,
+            name: miss.text ?? miss.name.lowercasedText, snapshot: miss.snapshot, started: miss.started, now: miss.now,
+            maxSize: miss.preview.maxResponseSize)
     }
 
     private func noteUpstream(started: NIODeadline) {

@@ -21,6 +21,9 @@ public final class DNSMetrics: Sendable {
     public let upstreamAnswers = Atomic<UInt64>(0)
     /// Sum of upstream round trips, microseconds (with `upstreamAnswers`, the mean).
     public let upstreamMicros = Atomic<UInt64>(0)
+    /// Upstream answers the batched UDP loop's relay gave on its own thread (`DNSUDPRelay`), of
+    /// `upstreamAnswers`.
+    public let relayed = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -57,6 +60,9 @@ public final class DNSMetrics: Sendable {
         lines.append("steward_dns_upstream_failures_total \(value(upstreamFailures))")
         lines.append("# TYPE steward_dns_upstream_answers_total counter")
         lines.append("steward_dns_upstream_answers_total \(value(upstreamAnswers))")
+        lines.append("# HELP steward_dns_relayed_total Upstream answers relayed by the batched UDP loop itself.")
+        lines.append("# TYPE steward_dns_relayed_total counter")
+        lines.append("steward_dns_relayed_total \(value(relayed))")
         lines.append("# TYPE steward_dns_upstream_latency_microseconds_sum counter")
         lines.append("steward_dns_upstream_latency_microseconds_sum \(value(upstreamMicros))")
         return lines.joined(separator: "\n") + "\n"

@@ -74,47 +74,69 @@
             let fd = socket.loopDescriptor
             let inbox = DNSUDPInbox(capacity: Self.batchSize, slotSize: Self.slotSize)
             let outbox = DNSUDPOutbox(capacity: Self.batchSize)
+            let relay = filter.forwarder.map {
+                DNSUDPRelay(forwarder: $0, filter: filter, answers: outbox, clientDescriptor: fd)
+            }
+            defer { relay?.close() }
             var reader = SnapshotHolder.Reader(snapshots)
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            var pollers: [pollfd] = []
+            // Whether the last round did anything: then more may be waiting, and the poll does not wait.
+            var busy = false
             while !stopping.load(ordering: .acquiring) {
-                let received = inbox.receive(on: fd)
+                pollers.removeAll(keepingCapacity: true)
+                pollers.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+                relay?.appendPollers(to: &pollers)
+                let wait =
+                    busy
+                    ? 0 : relay?.millisecondsToNextDeadline(now: .now(), limit: Self.pollMilliseconds) ?? Self.pollMilliseconds
+                _ = poll(&pollers, nfds_t(pollers.count), wait)
                 if stopping.load(ordering: .acquiring) { break }
-                guard received > 0 else {
-                    if received < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR {
+                busy = false
+                var slow: [DNSUDPQuery] = []
+                if pollers[0].revents != 0 {
+                    let received = inbox.receive(on: fd)
+                    if received > 0 {
+                        busy = true
+                        let snapshot = reader.current()
+                        for index in 0..<received {
+                            let source = inbox.source(index)
+                            guard let client = IPAddress(sockaddr: source) else { continue }
+                            let packet = inbox.datagram(index)
+                            let outcome = filter.answerFast(packet, from: client, snapshot: snapshot, into: &outbox.bytes)
+                            if outcome.answered {
+                                outbox.commit(to: source, length: inbox.sourceLength(index))
+                                continue
+                            }
+                            // A copy: the slot is reused by the next receive.
+                            var copy = ByteBufferAllocator().buffer(capacity: packet.readableBytes)
+                            copy.writeImmutableBuffer(packet)
+                            let query = DNSUDPQuery(
+                                packet: copy, client: client, snapshot: snapshot, source: source.pointee,
+                                sourceLength: inbox.sourceLength(index))
+                            if case .miss(let miss) = outcome, let relay, relay.forward(miss, query: query) { continue }
+                            slow.append(query)
+                        }
+                    } else if received < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR {
                         logger.debug("DNS UDP receive failed", metadata: ["errno": "\(errno)"])
                     }
-                    poller.revents = 0
-                    _ = poll(&poller, 1, Self.pollMilliseconds)
-                    continue
                 }
-                let snapshot = reader.current()
-                var slow: [DNSUDPQuery] = []
-                for index in 0..<received {
-                    let source = inbox.source(index)
-                    guard let client = IPAddress(sockaddr: source) else { continue }
-                    let packet = inbox.datagram(index)
-                    if filter.answerFast(packet, from: client, snapshot: snapshot, into: &outbox.bytes) {
-                        outbox.commit(to: source, length: inbox.sourceLength(index))
-                    } else {
-                        // A copy: the slot is reused by the next receive.
-                        var copy = ByteBufferAllocator().buffer(capacity: packet.readableBytes)
-                        copy.writeImmutableBuffer(packet)
-                        slow.append(
-                            DNSUDPQuery(
-                                packet: copy, client: client, source: source.pointee,
-                                sourceLength: inbox.sourceLength(index)))
+                if let relay {
+                    relay.flushQueries()
+                    if relay.receive(pollers[1...]) { busy = true }
+                    relay.expire(now: .now())
+                    if !relay.handedOver.isEmpty {
+                        slow += relay.handedOver
+                        relay.handedOver.removeAll(keepingCapacity: true)
                     }
                 }
-                if !slow.isEmpty { handOver(slow, snapshot: snapshot, later: later) }
+                if !slow.isEmpty { handOver(slow, later: later) }
                 outbox.flush { DNSUDPSocket.sendAll(fd, $0, flags: 0) }
             }
         }
 
         /// Lets the event loop answer `queries` as the NIO server would (`fastPath` false: the loop
         /// has just tried it).
-        private func handOver(
-            _ queries: [DNSUDPQuery], snapshot: PolicySnapshot, later: NIOLoopBound<DNSUDPLaterAnswers>
-        ) {
+        private func handOver(_ queries: [DNSUDPQuery], later: NIOLoopBound<DNSUDPLaterAnswers>) {
             guard queued.wrappingAdd(queries.count, ordering: .relaxed).newValue <= Self.maxQueued else {
                 queued.wrappingSubtract(queries.count, ordering: .relaxed)
                 DNSMetrics.bump(filter.metrics.overloaded, by: UInt64(queries.count))
@@ -126,8 +148,8 @@
                 let answers = later.value
                 for query in queries {
                     let outcome = filter.handle(
-                        query.packet, from: query.client, transport: .udp, snapshot: snapshot, eventLoop: eventLoop,
-                        fastPath: false)
+                        query.packet, from: query.client, transport: .udp, snapshot: query.snapshot,
+                        eventLoop: eventLoop, fastPath: false, seed: query.seed)
                     switch outcome {
                     case .respond(let answer):
                         answers.send(answer, to: query)
@@ -144,12 +166,15 @@
         }
     }
 
-    /// A datagram the fast path did not answer, with where it came from.
+    /// A datagram the fast path did not answer, with where it came from, the policy it was read
+    /// under and, once the relay made its first upstream attempt, how that ended.
     struct DNSUDPQuery: Sendable {
         let packet: ByteBuffer
         let client: IPAddress
+        let snapshot: PolicySnapshot
         let source: sockaddr_storage
         let sourceLength: socklen_t
+        var seed: UpstreamSeed? = nil
     }
 
     /// Answers sent from the event loop (upstream answers, and everything the general path answers),

@@ -50,52 +50,89 @@ public final class DNSForwarder: Sendable {
     /// Forwards `query` (which must have exactly one question) and completes on `eventLoop` with
     /// the answer, or fails with an `UpstreamError` (the server then answers SERVFAIL).
     public func resolve(_ query: DNSMessage, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+        resolve(query, on: eventLoop, seed: nil)
+    }
+
+    /// `resolve(_:on:)`, going on from a first attempt already made (`seed`, by the batched loop's
+    /// relay, which counted the query and the attempt) rather than starting afresh.
+    func resolve(_ query: DNSMessage, on eventLoop: any EventLoop, seed: UpstreamSeed?) -> EventLoopFuture<
+        UpstreamAnswer
+    > {
         guard query.questions.count == 1, let question = query.questions.first else {
             return eventLoop.makeFailedFuture(UpstreamError.invalidQuery("\(query.questions.count) questions"))
         }
         guard !configuration.upstreams.isEmpty else {
             return eventLoop.makeFailedFuture(UpstreamError.allUpstreamsFailed(lastError: "no upstreams configured"))
         }
-        guard inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxInFlight else {
-            inFlight.subtract(1, ordering: .relaxed)
-            metrics.recordOverloaded()
+        guard enter() else {
             return eventLoop.makeFailedFuture(UpstreamError.overloaded)
         }
-        metrics.recordQuery()
+        if seed == nil { metrics.recordQuery() }
 
         let socketLoop = DatagramBootstrap(validatingGroup: eventLoop) == nil ? group.next() : eventLoop
         let promise = socketLoop.makePromise(of: UpstreamAnswer.self)
-        promise.futureResult.whenComplete { _ in self.inFlight.subtract(1, ordering: .relaxed) }
+        promise.futureResult.whenComplete { _ in self.leave() }
         if socketLoop.inEventLoop {
-            begin(query, question: question, promise: promise, on: socketLoop)
+            begin(query, question: question, promise: promise, on: socketLoop, seed: seed)
         } else {
-            socketLoop.execute { self.begin(query, question: question, promise: promise, on: socketLoop) }
+            socketLoop.execute { self.begin(query, question: question, promise: promise, on: socketLoop, seed: seed) }
         }
         return promise.futureResult.hop(to: eventLoop)
     }
 
+    /// Takes a place among the queries waiting on upstreams; false (counted as overloaded) when
+    /// `maxInFlight` already wait. Every place taken is given back with `leave()`.
+    func enter() -> Bool {
+        guard inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxInFlight else {
+            inFlight.subtract(1, ordering: .relaxed)
+            metrics.recordOverloaded()
+            return false
+        }
+        return true
+    }
+
+    /// Gives back a place taken with `enter()`.
+    func leave() {
+        inFlight.subtract(1, ordering: .relaxed)
+    }
+
     /// On `eventLoop`: joins the resolution of an identical query already in flight on this loop
     /// (same name, type, class, header flags and DO bit: the upstream would get the same query),
-    /// so a burst of misses for one name sends one upstream query; otherwise starts one.
+    /// so a burst of misses for one name sends one upstream query; otherwise starts one. A seeded
+    /// query goes on from its own first attempt and is not listed for others to join.
     private func begin(
-        _ query: DNSMessage, question: DNSQuestion, promise: EventLoopPromise<UpstreamAnswer>, on eventLoop: any EventLoop
+        _ query: DNSMessage, question: DNSQuestion, promise: EventLoopPromise<UpstreamAnswer>,
+        on eventLoop: any EventLoop, seed: UpstreamSeed?
     ) {
         let pool = pools.pool(for: eventLoop)
         let key = UpstreamResolution.Key(query, question: question)
-        if let running = pool.resolutions[key] {
+        if seed == nil, let running = pool.resolutions[key] {
             metrics.recordCoalesced()
             running.join(query, promise: promise)
             return
         }
         let resolution = UpstreamResolution(
-            forwarder: self, query: query, question: question, key: key, order: selector.order(now: .now()),
-            pool: pool, promise: promise)
-        pool.resolutions[key] = resolution
-        resolution.start()
+            forwarder: self, query: query, question: question, key: key,
+            order: seed?.order ?? selector.order(now: .now()), pool: pool, promise: promise)
+        if let seed {
+            resolution.start(after: seed)
+        } else {
+            pool.resolutions[key] = resolution
+            resolution.start()
+        }
     }
 
     /// Forwards `query` from async code (see `resolve(_:on:)`).
     public func resolve(_ query: DNSMessage) async throws -> UpstreamAnswer {
         try await resolve(query, on: group.next()).get()
     }
+}
+
+/// A query's first UDP attempt, made by the batched loop's relay (`DNSUDPRelay`) before it handed
+/// the query over: the upstream order it followed (the first one was asked), how the attempt ended
+/// and how long it took. The relay already counted both (metrics and upstream health).
+struct UpstreamSeed: Sendable {
+    let order: [Int]
+    let result: UpstreamAttemptResult
+    let latency: TimeAmount
 }

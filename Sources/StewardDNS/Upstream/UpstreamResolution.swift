@@ -69,6 +69,12 @@ final class UpstreamResolution {
         perform(machine.start())
     }
 
+    /// Starts from the relay's first attempt (see `UpstreamSeed`).
+    func start(after seed: UpstreamSeed) {
+        if case .answer = seed.result, let first = seed.order.first { latencies[first] = seed.latency }
+        perform(machine.resume(afterFirstAttempt: seed.result))
+    }
+
     /// Answers `query` (identical to this one, see `Key`) with this resolution's outcome.
     func join(_ query: DNSMessage, promise: EventLoopPromise<UpstreamAnswer>) {
         joined.append((query, promise))

@@ -77,6 +77,15 @@ struct UpstreamResolutionStateMachine {
         nextAttempt()
     }
 
+    /// Goes on from a first UDP attempt to `order[0]` made elsewhere (by the batched loop's relay,
+    /// `DNSUDPRelay`) that ended with `result`: it counts as this resolution's first attempt.
+    mutating func resume(afterFirstAttempt result: UpstreamAttemptResult) -> Action {
+        guard let first = order.first else { return nextAttempt() }
+        attemptsStarted = 1
+        current = (first, .udp)
+        return attemptEnded(result)
+    }
+
     /// The current attempt ended with `result`; returns the next action.
     mutating func attemptEnded(_ result: UpstreamAttemptResult) -> Action {
         guard let attempt = current else {

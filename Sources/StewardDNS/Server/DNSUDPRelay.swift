@@ -1,0 +1,416 @@
+#if os(Linux)
+    import CStewardUDP
+    import Glibc
+    import NIOCore
+    import StewardDNSWire
+    import StewardPolicy
+
+    /// The batched loop's forwarder: a query the fast path found missing from the cache
+    /// (`DNSFilter.FastOutcome.miss`) is sent to an upstream from the loop's own thread, and the
+    /// answer is read there too, so a miss costs no hand-over to an event loop, no future and no
+    /// channel pipeline, and the queries and answers of a batch share their system calls (one
+    /// `sendmmsg` per upstream socket, one `recvmmsg` per socket with answers waiting).
+    ///
+    /// It makes the first UDP attempt of `DNSForwarder` exactly: the forwarder's upstream order,
+    /// counters and upstream health; a socket connected to the upstream (so the kernel drops
+    /// datagrams from any other address) chosen at random among `socketsPerUpstream`, each on a
+    /// random ephemeral port and replaced after `socketMaxUses` attempts or `socketMaxAge`; a random
+    /// ID unused on the socket; the response accepted only by `UpstreamQuery.evaluate` (ID, QR,
+    /// question; RFC 5452 9.1); identical queries in flight share one attempt
+    /// (`UpstreamResolution.Key`). An answer the client can have as it is goes through
+    /// `DNSFilter.answer(forwarded:upstream:decision:context:)`, as on the general path. Everything
+    /// else — a timeout, a socket error, a truncated answer (TCP retry), SERVFAIL or REFUSED
+    /// (failover) — hands the query to the event loop with the attempt as an `UpstreamSeed`, and the
+    /// forwarder goes on from there with the attempts that remain, so the bound on a query's time is
+    /// unchanged: `timeout * attempts`.
+    ///
+    /// Not `Sendable`: it belongs to the loop's thread.
+    final class DNSUDPRelay {
+        /// A client query waiting for an upstream's answer.
+        struct Waiter {
+            let context: DNSFilter.Context
+            let decision: Decision
+            let query: DNSUDPQuery
+        }
+
+        /// One query sent to an upstream, and the client queries waiting on it (the first sent it).
+        struct Flight {
+            let query: UpstreamQuery
+            let key: UpstreamResolution.Key
+            let socket: RelaySocket
+            let upstream: Int
+            let order: [Int]
+            let sent: NIODeadline
+            let serial: UInt64
+            var waiters: [Waiter]
+            /// Why the last datagram with this flight's ID could not be read, if one could not.
+            var malformed: String?
+        }
+
+        /// A UDP socket connected to one upstream.
+        final class RelaySocket {
+            let descriptor: Int32
+            let upstream: Int
+            let retireAt: NIODeadline
+            var uses = 0
+            var retired = false
+            var closed = false
+            /// ID → flight slot.
+            var waiting: [UInt16: Int] = [:]
+            /// Queries to send, and their IDs in the same order.
+            let outbox = DNSUDPOutbox(capacity: DNSUDPLoop.batchSize)
+            var queued: [UInt16] = []
+
+            init(descriptor: Int32, upstream: Int, retireAt: NIODeadline) {
+                self.descriptor = descriptor
+                self.upstream = upstream
+                self.retireAt = retireAt
+            }
+        }
+
+        /// Most client queries that share one flight; more start a flight of their own.
+        static let maxWaitersPerFlight = 64
+
+        private let forwarder: DNSForwarder
+        private let filter: DNSFilter
+        /// Where the clients' answers go, and the loop's socket they leave from.
+        private let answers: DNSUDPOutbox
+        private let clientDescriptor: Int32
+        private let addresses: [(storage: sockaddr_storage, length: socklen_t)]
+        private let slotCount: Int
+        /// Per upstream, the sockets handed out.
+        private var slots: [[RelaySocket?]]
+        /// Every open socket: those in `slots` and retired ones still waiting for answers.
+        private var open: [RelaySocket] = []
+        /// The sockets of the last `appendPollers`, in its order.
+        private var polled: [RelaySocket] = []
+        private var flights: [Flight?] = []
+        private var freeFlights: [Int] = []
+        private var byKey: [UpstreamResolution.Key: Int] = [:]
+        /// Every flight's deadline in the order sent (one timeout for all, so also deadline order);
+        /// entries of flights that already ended are skipped.
+        private var deadlines = CircularBuffer<(deadline: NIODeadline, slot: Int, serial: UInt64)>()
+        private var serials: UInt64 = 0
+        private let inbox = DNSUDPInbox(capacity: DNSUDPLoop.batchSize, slotSize: DNSUDPLoop.slotSize)
+        private var generator = SystemRandomNumberGenerator()
+        /// Queries for the event loop (`DNSFilter.handle` with their seed), taken by the loop.
+        var handedOver: [DNSUDPQuery] = []
+
+        init(forwarder: DNSForwarder, filter: DNSFilter, answers: DNSUDPOutbox, clientDescriptor: Int32) {
+            self.forwarder = forwarder
+            self.filter = filter
+            self.answers = answers
+            self.clientDescriptor = clientDescriptor
+            addresses = forwarder.configuration.upstreams.map { address in
+                var storage = sockaddr_storage()
+                let length = address.withSockAddr { pointer, size in
+                    withUnsafeMutableBytes(of: &storage) { raw in
+                        raw.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: size))
+                    }
+                    return socklen_t(size)
+                }
+                return (storage, length)
+            }
+            slotCount = max(1, forwarder.configuration.socketsPerUpstream)
+            slots = Array(
+                repeating: Array(repeating: nil, count: slotCount), count: forwarder.configuration.upstreams.count)
+        }
+
+        /// Whether any query waits on an upstream.
+        var isWaiting: Bool { !byKey.isEmpty || open.contains { !$0.waiting.isEmpty } }
+
+        // MARK: Queries
+
+        /// Takes `query`, a miss (see `DNSFilterMiss`), and sends it (with the next `flushQueries`)
+        /// or joins an identical one in flight; false when it cannot (the caller hands it to the
+        /// event loop as it is).
+        func forward(_ miss: DNSFilterMiss, query: DNSUDPQuery) -> Bool {
+            guard !forwarder.configuration.upstreams.isEmpty, let context = filter.context(of: miss, packet: query.packet)
+            else { return false }
+            DNSMetrics.bump(filter.metrics.cacheMisses)
+            guard forwarder.enter() else {
+                // As the general path answers `UpstreamError.overloaded`.
+                emit(filter.answerFailed(decision: miss.decision, context: context), to: query)
+                return true
+            }
+            forwarder.metrics.recordQuery()
+            let waiter = Waiter(context: context, decision: miss.decision, query: query)
+            let key = UpstreamResolution.Key(context.query, question: context.question)
+            if let slot = byKey[key], let count = flights[slot]?.waiters.count, count < Self.maxWaitersPerFlight {
+                forwarder.metrics.recordCoalesced()
+                flights[slot]?.waiters.append(waiter)
+                return true
+            }
+            let now = NIODeadline.now()
+            let order = forwarder.selector.order(now: now)
+            let upstream = order[0]
+            forwarder.metrics.recordAttempt(upstream)
+            guard let socket = socket(to: upstream, now: now) else {
+                let failure = UpstreamAttemptFailure.transport("UDP socket to \(forwarder.configuration.upstreams[upstream]): errno \(errno)")
+                forwarder.metrics.recordFailure(upstream, failure)
+                forwarder.selector.failed(upstream, now: now)
+                handOver([waiter], seed: UpstreamSeed(order: order, result: .failed(failure), latency: .zero))
+                return true
+            }
+            var id = UInt16.random(in: .min ... .max, using: &generator)
+            while socket.waiting[id] != nil { id = UInt16.random(in: .min ... .max, using: &generator) }
+            let upstreamQuery = UpstreamQuery(
+                forwarding: context.query, question: context.question, id: id,
+                to: forwarder.configuration.upstreams[upstream])
+            serials &+= 1
+            let slot = freeFlights.popLast() ?? {
+                flights.append(nil)
+                return flights.count - 1
+            }()
+            flights[slot] = Flight(
+                query: upstreamQuery, key: key, socket: socket, upstream: upstream, order: order, sent: now,
+                serial: serials, waiters: [waiter])
+            byKey[key] = slot
+            socket.waiting[id] = slot
+            socket.uses += 1
+            if socket.uses >= forwarder.configuration.socketMaxUses || now >= socket.retireAt { socket.retired = true }
+            deadlines.append((now + forwarder.configuration.timeout, slot, serials))
+            if socket.outbox.isFull { flush(socket) }
+            withUnsafePointer(to: addresses[upstream].storage) { address in
+                socket.outbox.append(upstreamQuery.wire, to: address, length: addresses[upstream].length)
+            }
+            socket.queued.append(id)
+            return true
+        }
+
+        /// Sends every query taken since the last call.
+        func flushQueries() {
+            for socket in open where socket.outbox.count > 0 { flush(socket) }
+        }
+
+        // MARK: Answers
+
+        /// Appends a `pollfd` for every open socket to `pollers`.
+        func appendPollers(to pollers: inout [pollfd]) {
+            polled = open
+            for socket in open { pollers.append(pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)) }
+        }
+
+        /// Reads the answers waiting on the sockets whose `pollers` (in `appendPollers` order) are
+        /// ready; returns whether any datagram was read.
+        func receive(_ pollers: ArraySlice<pollfd>) -> Bool {
+            var read = false
+            // A socket closed since the poll (its last flight ended) is skipped.
+            for (socket, poller) in zip(polled, pollers) where poller.revents != 0 && !socket.closed {
+                let received = inbox.receive(on: socket.descriptor)
+                if received < 0 {
+                    let code = errno
+                    if code != EAGAIN, code != EWOULDBLOCK, code != EINTR { failAll(on: socket, errno: code) }
+                    continue
+                }
+                read = read || received > 0
+                for index in 0..<received { accept(inbox.datagram(index), on: socket) }
+            }
+            return read
+        }
+
+        private func accept(_ datagram: ByteBuffer, on socket: RelaySocket) {
+            guard let id = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
+                let slot = socket.waiting[id], let flight = flights[slot]
+            else {
+                forwarder.metrics.recordIgnored()
+                return
+            }
+            // The socket is connected: the kernel delivers only the upstream's datagrams.
+            switch flight.query.evaluate(datagram, from: nil) {
+            case .accept(let message):
+                end(slot, .answer(message))
+            case .ignore:
+                forwarder.metrics.recordIgnored()
+            case .malformed(let reason):
+                flights[slot]?.malformed = reason
+                forwarder.metrics.recordIgnored()
+            }
+        }
+
+        /// Ends every flight whose deadline has passed.
+        func expire(now: NIODeadline) {
+            while let first = deadlines.first, first.deadline <= now {
+                deadlines.removeFirst()
+                guard let flight = flights[first.slot], flight.serial == first.serial else { continue }
+                // An unreadable response with the right ID explains the silence better than "timeout".
+                end(first.slot, .failed(flight.malformed.map(UpstreamAttemptFailure.malformed) ?? .timeout))
+            }
+        }
+
+        /// Milliseconds until the earliest deadline of a flight still waiting (at most `limit`).
+        func millisecondsToNextDeadline(now: NIODeadline, limit: Int32) -> Int32 {
+            while let first = deadlines.first, flights[first.slot]?.serial != first.serial { deadlines.removeFirst() }
+            guard let first = deadlines.first else { return limit }
+            let nanoseconds = (first.deadline - now).nanoseconds
+            guard nanoseconds > 0 else { return 0 }
+            return Int32(min(Int64(limit), (nanoseconds + 999_999) / 1_000_000))
+        }
+
+        /// Closes every socket; the queries still waiting are dropped (the server is stopping).
+        func close() {
+            for slot in flights.indices {
+                guard let flight = flights[slot] else { continue }
+                for _ in flight.waiters { forwarder.leave() }
+                flights[slot] = nil
+            }
+            for socket in open {
+                socket.closed = true
+                Glibc.close(socket.descriptor)
+            }
+            open.removeAll()
+            polled.removeAll()
+            byKey.removeAll()
+        }
+
+        // MARK: Private
+
+        /// The flight in `slot` ended with `result`: its clients are answered, or handed over.
+        private func end(_ slot: Int, _ result: UpstreamAttemptResult) {
+            guard let flight = flights[slot] else { return }
+            flights[slot] = nil
+            freeFlights.append(slot)
+            if byKey[flight.key] == slot { byKey[flight.key] = nil }
+            flight.socket.waiting[flight.query.id] = nil
+            closeIfDone(flight.socket)
+            let now = NIODeadline.now()
+            let latency = now - flight.sent
+            switch result {
+            case .answer(let message):
+                let rcode = message.rcode
+                let failed = rcode == .servFail || rcode == .refused
+                forwarder.metrics.recordAnswer(flight.upstream, latency: latency, failure: failed)
+                forwarder.selector.succeeded(flight.upstream)
+                if failed || message.header.tc {
+                    // Failover, or the TCP retry: the forwarder's state machine goes on from here.
+                    handOver(flight.waiters, seed: UpstreamSeed(order: flight.order, result: result, latency: latency))
+                    return
+                }
+                for waiter in flight.waiters {
+                    DNSMetrics.bump(filter.metrics.relayed)
+                    forwarder.metrics.recordAnswered()
+                    forwarder.leave()
+                    let response = UpstreamQuery.clientResponse(from: message, to: waiter.context.query)
+                    emit(
+                        filter.answer(
+                            forwarded: response, upstream: flight.upstream, decision: waiter.decision,
+                            context: waiter.context),
+                        to: waiter.query)
+                }
+            case .failed(let failure):
+                forwarder.metrics.recordFailure(flight.upstream, failure)
+                forwarder.selector.failed(flight.upstream, now: now)
+                handOver(flight.waiters, seed: UpstreamSeed(order: flight.order, result: result, latency: latency))
+            }
+        }
+
+        private func handOver(_ waiters: [Waiter], seed: UpstreamSeed) {
+            for waiter in waiters {
+                forwarder.leave()
+                var query = waiter.query
+                query.seed = seed
+                handedOver.append(query)
+            }
+        }
+
+        private func emit(_ answer: ByteBuffer, to query: DNSUDPQuery) {
+            if answers.isFull {
+                answers.flush { DNSUDPSocket.sendAll(clientDescriptor, $0, flags: 0) }
+            }
+            withUnsafePointer(to: query.source) { source in
+                answers.append(answer, to: source, length: query.sourceLength)
+            }
+        }
+
+        /// A usable socket to `upstream`, chosen at random; a retired slot gets a new socket. Nil
+        /// when a new socket cannot be opened (`errno` says why).
+        private func socket(to upstream: Int, now: NIODeadline) -> RelaySocket? {
+            let index = Int.random(in: 0..<slotCount, using: &generator)
+            if let socket = slots[upstream][index], !socket.retired { return socket }
+            let family: Int32 = addresses[upstream].storage.ss_family == sa_family_t(AF_INET6) ? AF_INET6 : AF_INET
+            let descriptor = Glibc.socket(
+                family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard descriptor >= 0 else { return nil }
+            // Connecting picks a random ephemeral source port and makes the kernel drop datagrams
+            // from anyone but the upstream.
+            let connected = withUnsafePointer(to: addresses[upstream].storage) { storage in
+                storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                    connect(descriptor, address, addresses[upstream].length)
+                }
+            }
+            guard connected == 0 else {
+                let code = errno
+                Glibc.close(descriptor)
+                errno = code
+                return nil
+            }
+            let socket = RelaySocket(
+                descriptor: descriptor, upstream: upstream, retireAt: now + forwarder.configuration.socketMaxAge)
+            slots[upstream][index] = socket
+            open.append(socket)
+            return socket
+        }
+
+        /// Sends `socket`'s queued queries. A query the kernel refuses ends its flight (a socket
+        /// error, such as ECONNREFUSED after an ICMP port unreachable, ends every flight on it).
+        private func flush(_ socket: RelaySocket) {
+            var refused: [(id: UInt16, errno: Int32)] = []
+            let queued = socket.queued
+            socket.queued.removeAll(keepingCapacity: true)
+            socket.outbox.flush { messages in
+                guard let base = messages.baseAddress else { return }
+                var start = 0
+                while start < messages.count {
+                    let sent = CStewardUDP_sendmmsg(
+                        socket.descriptor, base + start, UInt32(messages.count - start),
+                        Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+                    if sent > 0 {
+                        start += Int(sent)
+                    } else if sent < 0, errno == EINTR {
+                        continue
+                    } else {
+                        refused.append((queued[start], errno))
+                        start += 1
+                    }
+                }
+            }
+            for (id, code) in refused {
+                if code == ECONNREFUSED {
+                    failAll(on: socket, errno: code)
+                    return
+                }
+                if let slot = socket.waiting[id] {
+                    end(slot, .failed(.transport("sending to \(forwarder.configuration.upstreams[socket.upstream]): errno \(code)")))
+                }
+            }
+        }
+
+        /// A socket error (ECONNREFUSED: the upstream's port is closed): every flight on the socket
+        /// fails over now, and the socket is replaced.
+        private func failAll(on socket: RelaySocket, errno code: Int32) {
+            socket.retired = true
+            let failure = UpstreamAttemptFailure.transport(
+                "UDP to \(forwarder.configuration.upstreams[socket.upstream]): \(String(cString: strerror(code)))")
+            for slot in Array(socket.waiting.values) { end(slot, .failed(failure)) }
+            closeIfDone(socket)
+        }
+
+        /// A retired socket closes as soon as no flight waits on it.
+        private func closeIfDone(_ socket: RelaySocket) {
+            guard socket.retired, socket.waiting.isEmpty, socket.outbox.count == 0,
+                let index = open.firstIndex(where: { $0 === socket })
+            else { return }
+            open.remove(at: index)
+            socket.closed = true
+            Glibc.close(socket.descriptor)
+            for upstream in slots.indices {
+                for slot in slots[upstream].indices where slots[upstream][slot] === socket {
+                    slots[upstream][slot] = nil
+                }
+            }
+        }
+    }
+
+    @available(*, unavailable)
+    extension DNSUDPRelay: Sendable {}
+#endif
