@@ -144,6 +144,6 @@ public final class DNSCache: Sendable {
 
     private func shard(for key: DNSCacheKey) -> Shard {
         guard shards.count > 1 else { return shards[0] }
-        return shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+        return shards[Int(UInt(bitPattern: key.hash) % UInt(shards.count))]
     }
 }

@@ -2,17 +2,22 @@ import StewardDNSWire
 
 /// What the cache is keyed by: the question's name in lower case (RFC 4343: names compare
 /// case-insensitively), type and class. The name is kept as plain lower-cased wire bytes so that
-/// hashing and comparing are byte operations, not a case fold per octet on every lookup.
+/// hashing and comparing are byte operations, not a case fold per octet on every lookup, and its
+/// hash is taken once, when the key is made (with the process's seeded `Hasher`, so names cannot
+/// be chosen to collide): a miss hashes its key for the shard, the lookup, the store and the
+/// eviction, and each of those now combines one integer instead of hashing the name again.
 struct DNSCacheKey: Hashable, Sendable {
     /// The name's wire form, ASCII letters lowered.
-    var name: [UInt8]
-    var type: DNSRecordType
-    var `class`: DNSClass
+    let name: [UInt8]
+    let type: DNSRecordType
+    let `class`: DNSClass
+    /// The hash of the three, made once.
+    let hash: Int
 
     init(_ question: DNSQuestion) {
-        self.name = question.name.wireBytes.map { $0 &- 65 < 26 ? $0 | 0x20 : $0 }
-        self.type = question.type
-        self.class = question.class
+        self.init(
+            lowercasedWire: question.name.wireBytes.map { $0 &- 65 < 26 ? $0 | 0x20 : $0 }, type: question.type,
+            class: question.class)
     }
 
     /// A key from a name's wire bytes that are already lower-cased.
@@ -20,12 +25,19 @@ struct DNSCacheKey: Hashable, Sendable {
         self.name = name
         self.type = type
         self.class = `class`
-    }
-
-    func hash(into hasher: inout Hasher) {
+        var hasher = Hasher()
         name.withUnsafeBytes { hasher.combine(bytes: $0) }
         hasher.combine(type.rawValue)
         hasher.combine(`class`.rawValue)
+        hash = hasher.finalize()
+    }
+
+    static func == (lhs: DNSCacheKey, rhs: DNSCacheKey) -> Bool {
+        lhs.hash == rhs.hash && lhs.type == rhs.type && lhs.class == rhs.class && lhs.name == rhs.name
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
     }
 }
 

@@ -81,12 +81,29 @@ public final class DNSServer: Service, Sendable {
         for address in configuration.listen {
             #if os(Linux)
                 if configuration.batchedUDP {
-                    let socket = try DNSUDPSocket(bindingTo: address)
-                    let loop = DNSUDPLoop(
-                        socket: socket, filter: filter, snapshots: snapshots, eventLoop: group.next(), logger: logger)
-                    udpLoops.append(loop)
-                    udpAddresses.append(socket.localAddress)
-                    try await tcpServers.append(bindTCP(to: socket.localAddress))
+                    // As below: with port 0, TCP may find the port UDP got taken; both are tried again.
+                    var attempt = 0
+                    while true {
+                        let socket = try DNSUDPSocket(bindingTo: address)
+                        let tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+                        do {
+                            tcp = try await bindTCP(to: socket.localAddress)
+                        } catch where address.port == 0 && attempt < 8 {
+                            attempt += 1
+                            socket.close()
+                            continue
+                        } catch {
+                            socket.close()
+                            throw error
+                        }
+                        udpLoops.append(
+                            DNSUDPLoop(
+                                socket: socket, filter: filter, snapshots: snapshots, eventLoop: group.next(),
+                                logger: logger))
+                        udpAddresses.append(socket.localAddress)
+                        tcpServers.append(tcp)
+                        break
+                    }
                     continue
                 }
             #endif
