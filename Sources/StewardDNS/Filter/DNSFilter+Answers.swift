@@ -86,6 +86,14 @@ extension DNSFilter {
         message.header.id = context.query.header.id
         message.questions = context.query.questions
         let encoded = message.encoded(maxSize: context.maxSize)
+        note(decision, responseCode: message.rcode.rawValue, context, cacheHit: cacheHit, upstream: upstream)
+        return encoded
+    }
+
+    /// Counts an answer and records its activity event.
+    func note(
+        _ decision: Decision, responseCode: UInt16, _ context: Context, cacheHit: Bool = false, upstream: Int16 = -1
+    ) {
         count(decision)
         if let recorder {
             let elapsed = (NIODeadline.now() - context.started).nanoseconds / 1000
@@ -93,9 +101,8 @@ extension DNSFilter {
                 ActivityEvent(
                     time: context.now * 1_000_000_000, source: .dns, client: context.client,
                     personID: context.subject.personID, name: context.name, queryType: context.question.type.rawValue,
-                    decision: decision, snapshot: context.snapshot, responseCode: message.rcode.rawValue,
+                    decision: decision, snapshot: context.snapshot, responseCode: responseCode,
                     latencyMicros: UInt32(clamping: elapsed), cacheHit: cacheHit, upstream: upstream))
         }
-        return encoded
     }
 }

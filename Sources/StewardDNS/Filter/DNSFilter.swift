@@ -257,11 +257,24 @@ public final class DNSFilter: Sendable {
     /// The client's answer from an upstream's (already carrying the client's ID and question, see
     /// `UpstreamQuery.clientResponse`): counted, cached, its other names and addresses decided
     /// (`inspect`), encoded for the client and recorded. The general path and the relay both end
-    /// here.
-    func answer(forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context) -> ByteBuffer {
+    /// here. The relay also passes the upstream's datagram (`wire`) and the client's query
+    /// (`packet`): when the answer stands and those bytes can be copied as they are
+    /// (`RelayedAnswer`), the client gets them instead of a new encoding of the same message.
+    func answer(
+        forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context,
+        copying wire: (answer: ByteBuffer, packet: ByteBuffer)? = nil
+    ) -> ByteBuffer {
         noteUpstream(started: context.started)
         cache?.remember(message, question: context.question, now: .now())
         let (response, final) = inspect(message, decision: decision, context: context)
+        if let wire, final.action != .block,
+            let copied = RelayedAnswer.copy(
+                wire.answer, packet: wire.packet, nameLength: context.question.name.wireLength,
+                clientOPT: context.query.edns, maxSize: context.maxSize)
+        {
+            note(final, responseCode: message.rcode.rawValue, context, upstream: Int16(upstream))
+            return copied
+        }
         return finish(response, final, context, upstream: Int16(upstream))
     }
 

@@ -27,11 +27,13 @@
             addresses.deallocate()
         }
 
-        /// Points message `index` at `length` octets at `bytes` and at its address, `addressLength` long.
+        /// Points message `index` at `length` octets at `bytes` and at its address, `addressLength`
+        /// long (0: none, for a connected socket).
         func set(_ index: Int, bytes: UnsafeRawPointer, length: Int, addressLength: socklen_t) {
             iovecs[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes), iov_len: length)
             messages[index].msg_hdr = msghdr(
-                msg_name: UnsafeMutableRawPointer(addresses + index), msg_namelen: addressLength,
+                msg_name: addressLength == 0 ? nil : UnsafeMutableRawPointer(addresses + index),
+                msg_namelen: addressLength,
                 msg_iov: iovecs + index, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
             messages[index].msg_len = 0
         }
@@ -107,16 +109,17 @@
 
         var isFull: Bool { count == capacity }
 
-        /// Takes what was written to `bytes` since the previous answer as the answer to `address`.
-        func commit(to address: UnsafePointer<sockaddr_storage>, length: socklen_t) {
+        /// Takes what was written to `bytes` since the previous answer as the answer to `address`
+        /// (nil, with `length` 0: none, for a connected socket).
+        func commit(to address: UnsafePointer<sockaddr_storage>?, length: socklen_t) {
             precondition(count < capacity, "DNSUDPOutbox is full")
-            vector.addresses[count] = address.pointee
-            ends[count] = (bytes.writerIndex, length)
+            if let address { vector.addresses[count] = address.pointee }
+            ends[count] = (bytes.writerIndex, address == nil ? 0 : length)
             count += 1
         }
 
         /// Adds `answer` for `address` (flush first when full).
-        func append(_ answer: ByteBuffer, to address: UnsafePointer<sockaddr_storage>, length: socklen_t) {
+        func append(_ answer: ByteBuffer, to address: UnsafePointer<sockaddr_storage>?, length: socklen_t) {
             var answer = answer
             bytes.writeBuffer(&answer)
             commit(to: address, length: length)

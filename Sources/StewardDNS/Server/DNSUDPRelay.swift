@@ -33,10 +33,19 @@
             let query: DNSUDPQuery
         }
 
+        /// What makes two queries identical for the upstream, as `UpstreamResolution.Key` (the
+        /// question with its name compared case-insensitively, the forwarded header flags, the DO
+        /// bit), made from the cache's key, whose hash is already taken.
+        struct Key: Hashable {
+            let question: DNSCacheKey
+            let flags: UInt16
+            let dnssecOK: Bool
+        }
+
         /// One query sent to an upstream, and the client queries waiting on it (the first sent it).
         struct Flight {
             let query: UpstreamQuery
-            let key: UpstreamResolution.Key
+            let key: Key
             let socket: RelaySocket
             let upstream: Int
             let order: [Int]
@@ -86,13 +95,13 @@
         private var polled: [RelaySocket] = []
         private var flights: [Flight?] = []
         private var freeFlights: [Int] = []
-        private var byKey: [UpstreamResolution.Key: Int] = [:]
+        private var byKey: [Key: Int] = [:]
         /// Every flight's deadline in the order sent (one timeout for all, so also deadline order);
         /// entries of flights that already ended are skipped.
         private var deadlines = CircularBuffer<(deadline: NIODeadline, slot: Int, serial: UInt64)>()
         private var serials: UInt64 = 0
         private let inbox = DNSUDPInbox(capacity: DNSUDPLoop.batchSize, slotSize: DNSUDPLoop.slotSize)
-        private var generator = SystemRandomNumberGenerator()
+        private var generator = DNSRandom()
         /// Queries for the event loop (`DNSFilter.handle` with their seed), taken by the loop.
         var handedOver: [DNSUDPQuery] = []
 
@@ -135,7 +144,9 @@
             }
             forwarder.metrics.recordQuery()
             let waiter = Waiter(context: context, decision: miss.decision, query: query)
-            let key = UpstreamResolution.Key(context.query, question: context.question)
+            let key = Key(
+                question: miss.key, flags: context.query.header.flags & 0x7970,
+                dnssecOK: context.query.edns?.dnssecOK ?? false)
             if let slot = byKey[key], let count = flights[slot]?.waiters.count, count < Self.maxWaitersPerFlight {
                 forwarder.metrics.recordCoalesced()
                 flights[slot]?.waiters.append(waiter)
@@ -171,9 +182,9 @@
             if socket.uses >= forwarder.configuration.socketMaxUses || now >= socket.retireAt { socket.retired = true }
             deadlines.append((now + forwarder.configuration.timeout, slot, serials))
             if socket.outbox.isFull { flush(socket) }
-            withUnsafePointer(to: addresses[upstream].storage) { address in
-                socket.outbox.append(upstreamQuery.wire, to: address, length: addresses[upstream].length)
-            }
+            // No destination per message: the socket is connected, and the kernel then uses the
+            // route it keeps for it instead of looking one up for every datagram.
+            socket.outbox.append(upstreamQuery.wire, to: nil, length: 0)
             socket.queued.append(id)
             return true
         }
@@ -219,7 +230,7 @@
             // The socket is connected: the kernel delivers only the upstream's datagrams.
             switch flight.query.evaluate(datagram, from: nil) {
             case .accept(let message):
-                end(slot, .answer(message))
+                end(slot, .answer(message), datagram: datagram)
             case .ignore:
                 forwarder.metrics.recordIgnored()
             case .malformed(let reason):
@@ -266,7 +277,7 @@
         // MARK: Private
 
         /// The flight in `slot` ended with `result`: its clients are answered, or handed over.
-        private func end(_ slot: Int, _ result: UpstreamAttemptResult) {
+        private func end(_ slot: Int, _ result: UpstreamAttemptResult, datagram: ByteBuffer? = nil) {
             guard let flight = flights[slot] else { return }
             flights[slot] = nil
             freeFlights.append(slot)
@@ -294,7 +305,7 @@
                     emit(
                         filter.answer(
                             forwarded: response, upstream: flight.upstream, decision: waiter.decision,
-                            context: waiter.context),
+                            context: waiter.context, copying: datagram.map { ($0, waiter.query.packet) }),
                         to: waiter.query)
                 }
             case .failed(let failure):

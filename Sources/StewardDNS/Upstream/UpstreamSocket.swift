@@ -115,7 +115,7 @@ final class UpstreamSocket: ChannelInboundHandler {
         timeout: TimeAmount, _ makeQuery: (UInt16) -> UpstreamQuery,
         completion: @escaping (UpstreamAttemptResult) -> Void
     ) {
-        var random = SystemRandomNumberGenerator()
+        var random = DNSRandom()
         var id = UInt16.random(in: .min ... .max, using: &random)
         while waiting[id] != nil { id = UInt16.random(in: .min ... .max, using: &random) }
         let query = makeQuery(id)

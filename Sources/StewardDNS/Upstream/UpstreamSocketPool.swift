@@ -25,7 +25,7 @@ final class UpstreamSocketPool: @unchecked Sendable {
     private let slotCount: Int
     /// Per upstream, `slotCount` slots.
     private var slots: [[UpstreamSocket?]]
-    private var generator = SystemRandomNumberGenerator()
+    private var generator = DNSRandom()
     /// Resolutions in flight on this event loop, for identical queries to join (see
     /// `DNSForwarder.begin`).
     var resolutions: [UpstreamResolution.Key: UpstreamResolution] = [:]

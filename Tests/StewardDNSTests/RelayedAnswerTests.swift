@@ -1,0 +1,112 @@
+import NIOCore
+import StewardDNSWire
+import Testing
+
+@testable import StewardDNS
+
+/// `RelayedAnswer.copy`: the client's answer copied from the upstream's datagram is the message the
+/// encoder would have written (`UpstreamQuery.clientResponse`), and copying is declined whenever the
+/// bytes cannot be taken as they are.
+@Suite struct RelayedAnswerTests {
+    /// The client's query: its letter case, ID 0xBEEF, and an OPT record if `edns` is given.
+    static func clientQuery(_ name: String, edns: EDNS?) throws -> DNSMessage {
+        DNSMessage(
+            header: DNSHeader(id: 0xBEEF, rd: true), questions: [DNSQuestion(name: try DNSName(name), type: .A)],
+            edns: edns)
+    }
+
+    /// The upstream's answer to the forwarded query: another ID, the name lower-cased, a CNAME
+    /// chain and addresses (compressed against the question and each other), and an OPT record.
+    static func upstreamAnswer(
+        to query: DNSMessage, rcode: DNSResponseCode = .noError, edns: EDNS? = EDNS(udpPayloadSize: 1232)
+    ) throws -> DNSMessage {
+        let name = query.questions[0].name.lowercased()
+        var answer = DNSMessage(
+            header: DNSHeader(id: 0x1111, qr: true, rd: true, ra: true),
+            questions: [DNSQuestion(name: name, type: .A)], edns: edns)
+        answer.rcode = rcode
+        if rcode == .noError {
+            let target = try DNSName("edge.cdn.example.net")
+            answer.addAnswer(.cname(name, ttl: 300, target: target))
+            answer.addAnswer(.a(target, ttl: 60, DNSIPv4Address(192, 0, 2, 7)))
+            answer.addAnswer(.a(target, ttl: 60, DNSIPv4Address(192, 0, 2, 8)))
+        } else {
+            answer = try CacheTests.negative(answer.questions[0], rcode: rcode, soaTTL: 900, minimum: 300)
+            answer.header.id = 0x1111
+            answer.edns = edns
+        }
+        return answer
+    }
+
+    static func copy(_ upstream: ByteBuffer, for query: DNSMessage, maxSize: Int = 1232) -> ByteBuffer? {
+        RelayedAnswer.copy(
+            upstream, packet: query.encoded(), nameLength: query.questions[0].name.wireLength, clientOPT: query.edns,
+            maxSize: maxSize)
+    }
+
+    @Test(
+        "The copy is the message the encoder would write: client's ID, letter case and OPT, upstream's records",
+        arguments: [
+            (EDNS(udpPayloadSize: 4096, dnssecOK: true) as EDNS?, EDNS(udpPayloadSize: 1232) as EDNS?, DNSResponseCode.noError),
+            (nil, EDNS(udpPayloadSize: 1232), .noError),
+            (EDNS(udpPayloadSize: 1400), nil, .noError),
+            (nil, nil, .nxDomain),
+            (EDNS(udpPayloadSize: 1400), EDNS(udpPayloadSize: 4096, dnssecOK: true), .nxDomain),
+        ])
+    func copyIsTheEncodedMessage(clientEDNS: EDNS?, upstreamEDNS: EDNS?, rcode: DNSResponseCode) throws {
+        let query = try Self.clientQuery("WWW.Example.COM", edns: clientEDNS)
+        let upstream = try Self.upstreamAnswer(to: query, rcode: rcode, edns: upstreamEDNS)
+        var copied = try #require(Self.copy(upstream.encoded(), for: query))
+        let expected = UpstreamQuery.clientResponse(from: upstream, to: query)
+        var encoded = expected.encoded(maxSize: 1232)
+        let parsedCopy = try DNSMessage(from: &copied)
+        #expect(parsedCopy == (try DNSMessage(from: &encoded)))
+        #expect(parsedCopy.header.id == 0xBEEF)
+        #expect(parsedCopy.questions[0].name.isIdentical(to: try DNSName("WWW.Example.COM")))
+        #expect(parsedCopy.edns == expected.edns)
+        #expect(parsedCopy.rcode == rcode)
+    }
+
+    @Test("Copying is declined when the bytes cannot be taken as they are")
+    func declines() throws {
+        let query = try Self.clientQuery("www.example.com", edns: EDNS(udpPayloadSize: 1232))
+        let plain = try Self.upstreamAnswer(to: query).encoded()
+        #expect(Self.copy(plain, for: query) != nil, "the unchanged answer is copied")
+
+        // The upstream's OPT record carries an option (an Extended DNS Error to pass on).
+        var withOption = try Self.upstreamAnswer(to: query)
+        withOption.edns?.options = [EDNSOption(code: .extendedDNSError, data: [0, 18])]
+        #expect(Self.copy(withOption.encoded(), for: query) == nil)
+
+        // An extended RCODE (BADCOOKIE, 23) lives in the OPT record.
+        var extended = try Self.upstreamAnswer(to: query)
+        extended.rcode = DNSResponseCode(rawValue: 23)
+        #expect(Self.copy(extended.encoded(), for: query) == nil)
+
+        // Bytes after the last record.
+        var trailing = plain
+        trailing.writeBytes([0, 0])
+        #expect(Self.copy(trailing, for: query) == nil)
+
+        // A record after the OPT record (ARCOUNT raised to match).
+        var afterOPT = plain
+        afterOPT.writeBytes([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 9])
+        let additionals = try #require(afterOPT.getInteger(at: 10, as: UInt16.self))
+        afterOPT.setInteger(additionals + 1, at: 10)
+        #expect(Self.copy(afterOPT, for: query) == nil)
+
+        // A question name written as a pointer.
+        // (Padded past where the client's question would end, so only the pointer is wrong.)
+        var pointer = ByteBuffer(
+            bytes: Array(plain.readableBytesView.prefix(12)) + [0xC0, 0x0C, 0, 1, 0, 1] + Array(repeating: 0, count: 40))
+        pointer.setInteger(UInt16(0), at: 6)
+        pointer.setInteger(UInt16(0), at: 10)
+        #expect(Self.copy(pointer, for: query) == nil)
+
+        // Too large for the client.
+        #expect(Self.copy(plain, for: query, maxSize: 40) == nil)
+
+        // Cut short.
+        #expect(Self.copy(plain.getSlice(at: 0, length: plain.readableBytes - 3)!, for: query) == nil)
+    }
+}
