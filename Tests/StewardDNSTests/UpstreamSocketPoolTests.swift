@@ -9,6 +9,22 @@ import Testing
 /// The forwarder's pooled UDP sockets: shared by many queries, replaced on new ports, and still
 /// accepting only the answer each attempt waits for.
 @Suite struct UpstreamSocketPoolTests {
+    @Test("Query IDs come from the kernel's generator, 4 KiB at a time: across refills no number repeats and two generators differ")
+    func randomNumbersDoNotRepeat() {
+        let first = DNSRandom()
+        let second = DNSRandom()
+        // 2,000 numbers: four refills of 512.
+        let numbers = (0..<2_000).map { _ in first.next() }
+        #expect(Set(numbers).count == numbers.count)
+        let others = (0..<2_000).map { _ in second.next() }
+        #expect(Set(numbers).isDisjoint(with: others))
+        // IDs drawn the way the sockets draw them cover the 16-bit space, not a corner of it.
+        var generator = DNSRandom()
+        let ids = (0..<4_096).map { _ in UInt16.random(in: .min ... .max, using: &generator) }
+        #expect(ids.contains { $0 < 0x4000 } && ids.contains { $0 >= 0xC000 })
+        #expect(Set(ids).count > 3_900)
+    }
+
     @Test func sequentialQueriesShareAFewPooledSocketsInsteadOfOpeningOneEach() async throws {
         try await withForwarder(.answer, socketsPerUpstream: 2) { forwarder, fake in
             for index in 0..<30 {

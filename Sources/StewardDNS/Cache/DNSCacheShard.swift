@@ -134,7 +134,7 @@ struct DNSCacheShard {
             slots.append(nil)
         } else {
             position = victim(at: nanoseconds)
-            if let evicted = slots[position] { index.removeValue(forKey: evicted.key) }
+            if let evicted = slots[position]?.key { index.removeValue(forKey: evicted) }
         }
         // A new entry starts unreferenced: it must be hit once to survive the next sweep, which
         // keeps a burst of one-off names from pushing out the names that are asked again and again.
@@ -150,12 +150,14 @@ struct DNSCacheShard {
     }
 
     /// Runs the CLOCK hand to the slot to evict (all slots are occupied when this is called).
+    /// Slots are read in place: binding one would copy its entry (and retain all it holds) for
+    /// every slot the hand passes.
     private mutating func victim(at nanoseconds: UInt64) -> Int {
         while true {
             let position = hand
             hand = (hand + 1) % slots.count
-            guard let slot = slots[position] else { return position }
-            if !slot.referenced || slot.entry.isExpired(at: nanoseconds) { return position }
+            guard let referenced = slots[position]?.referenced else { return position }
+            if !referenced || slots[position]?.entry.isExpired(at: nanoseconds) == true { return position }
             slots[position]?.referenced = false
         }
     }

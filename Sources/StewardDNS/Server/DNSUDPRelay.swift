@@ -221,14 +221,15 @@
         }
 
         private func accept(_ datagram: ByteBuffer, on socket: RelaySocket) {
+            // The socket is connected: the kernel delivers only the upstream's datagrams. (The
+            // flight is read in place, not copied.)
             guard let id = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
-                let slot = socket.waiting[id], let flight = flights[slot]
+                let slot = socket.waiting[id], let verdict = flights[slot]?.query.evaluate(datagram, from: nil)
             else {
                 forwarder.metrics.recordIgnored()
                 return
             }
-            // The socket is connected: the kernel delivers only the upstream's datagrams.
-            switch flight.query.evaluate(datagram, from: nil) {
+            switch verdict {
             case .accept(let message):
                 end(slot, .answer(message), datagram: datagram)
             case .ignore:
@@ -243,9 +244,10 @@
         func expire(now: NIODeadline) {
             while let first = deadlines.first, first.deadline <= now {
                 deadlines.removeFirst()
-                guard let flight = flights[first.slot], flight.serial == first.serial else { continue }
+                guard flights[first.slot]?.serial == first.serial else { continue }
                 // An unreadable response with the right ID explains the silence better than "timeout".
-                end(first.slot, .failed(flight.malformed.map(UpstreamAttemptFailure.malformed) ?? .timeout))
+                let malformed = flights[first.slot]?.malformed
+                end(first.slot, .failed(malformed.map(UpstreamAttemptFailure.malformed) ?? .timeout))
             }
         }
 
@@ -278,8 +280,7 @@
 
         /// The flight in `slot` ended with `result`: its clients are answered, or handed over.
         private func end(_ slot: Int, _ result: UpstreamAttemptResult, datagram: ByteBuffer? = nil) {
-            guard let flight = flights[slot] else { return }
-            flights[slot] = nil
+            guard let flight = flights[slot].take() else { return }
             freeFlights.append(slot)
             if byKey[flight.key] == slot { byKey[flight.key] = nil }
             flight.socket.waiting[flight.query.id] = nil

@@ -96,7 +96,7 @@ final class UpstreamResolution {
                 sendUDP(to: upstream)
             case .tcp:
                 metrics.recordTCPRetry()
-                var random = DNSRandom()
+                var random = SystemRandomNumberGenerator()
                 let query = UpstreamQuery(
                     forwarding: clientQuery, question: question,
                     id: UInt16.random(in: .min ... .max, using: &random), to: address)

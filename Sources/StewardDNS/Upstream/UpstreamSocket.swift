@@ -51,6 +51,7 @@ final class UpstreamSocket: ChannelInboundHandler {
     /// so this is also deadline order. Entries of attempts that already ended are skipped.
     private var deadlines = CircularBuffer<(deadline: NIODeadline, id: UInt16, serial: UInt64)>()
     private var serials: UInt64 = 0
+    private var random = DNSRandom()
     /// The one timer, set for the earliest deadline (plus `timerSlack`) while any is pending.
     private var timer: Scheduled<Void>?
     /// Timeouts fire up to this late, so that one timer run ends a batch of attempts instead of
@@ -115,7 +116,6 @@ final class UpstreamSocket: ChannelInboundHandler {
         timeout: TimeAmount, _ makeQuery: (UInt16) -> UpstreamQuery,
         completion: @escaping (UpstreamAttemptResult) -> Void
     ) {
-        var random = DNSRandom()
         var id = UInt16.random(in: .min ... .max, using: &random)
         while waiting[id] != nil { id = UInt16.random(in: .min ... .max, using: &random) }
         let query = makeQuery(id)
