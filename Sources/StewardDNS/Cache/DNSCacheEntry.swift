@@ -3,20 +3,37 @@ import StewardDNSWire
 
 /// A stored response: its sections with TTLs as they were when stored (already clamped), when it
 /// was stored, and how long it lives.
-struct DNSCacheEntry: Sendable {
-    var rcode: DNSResponseCode
-    var answers: [DNSResourceRecord]
-    var authorities: [DNSResourceRecord]
-    var additionals: [DNSResourceRecord]
+///
+/// A class, so that the cache's slots hold one reference: storing, evicting and finding an entry
+/// moves a pointer instead of copying (and retaining) every array it holds. `@unchecked Sendable`:
+/// everything is immutable except `wire` and `wireMade`, which are only read and written while the
+/// entry's shard is locked (`DNSCacheShard`).
+final class DNSCacheEntry: @unchecked Sendable {
+    let rcode: DNSResponseCode
+    let answers: [DNSResourceRecord]
+    let authorities: [DNSResourceRecord]
+    let additionals: [DNSResourceRecord]
     /// Uptime when stored, in nanoseconds.
-    var storedAt: UInt64
+    let storedAt: UInt64
     /// Lifetime in seconds, at least 1.
-    var ttl: UInt32
+    let ttl: UInt32
     /// The same sections encoded for hits on the fast path, made on the first such hit (so names
-    /// asked once never pay for it), if they can be served that way.
+    /// asked once never pay for it), if they can be served that way. Under the shard's lock only.
     var wire: DNSCachedWire? = nil
-    /// Whether `wire` was made, or found impossible.
+    /// Whether `wire` was made, or found impossible. Under the shard's lock only.
     var wireMade = false
+
+    init(
+        rcode: DNSResponseCode, answers: [DNSResourceRecord], authorities: [DNSResourceRecord],
+        additionals: [DNSResourceRecord], storedAt: UInt64, ttl: UInt32
+    ) {
+        self.rcode = rcode
+        self.answers = answers
+        self.authorities = authorities
+        self.additionals = additionals
+        self.storedAt = storedAt
+        self.ttl = ttl
+    }
 
     /// Uptime at which the entry stops being served, in nanoseconds.
     var expiresAt: UInt64 { storedAt &+ UInt64(ttl) * 1_000_000_000 }
