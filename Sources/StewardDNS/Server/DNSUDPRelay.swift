@@ -125,9 +125,6 @@
                 repeating: Array(repeating: nil, count: slotCount), count: forwarder.configuration.upstreams.count)
         }
 
-        /// Whether any query waits on an upstream.
-        var isWaiting: Bool { !byKey.isEmpty || open.contains { !$0.waiting.isEmpty } }
-
         // MARK: Queries
 
         /// Takes `query`, a miss (see `DNSFilterMiss`), and sends it (with the next `flushQueries`)
@@ -156,8 +153,16 @@
             let order = forwarder.selector.order(now: now)
             let upstream = order[0]
             forwarder.metrics.recordAttempt(upstream)
-            guard let socket = socket(to: upstream, now: now) else {
-                let failure = UpstreamAttemptFailure.transport("UDP socket to \(forwarder.configuration.upstreams[upstream]): errno \(errno)")
+            var chosen = socket(to: upstream, now: now)
+            if let full = chosen, full.outbox.isFull {
+                // (A round takes at most a batch of queries, so this is a safeguard.) Sending may
+                // fail the socket and close it: then another one is taken.
+                flush(full)
+                if full.closed || full.retired { chosen = socket(to: upstream, now: now) }
+            }
+            guard let socket = chosen, !socket.closed else {
+                let failure = UpstreamAttemptFailure.transport(
+                    "UDP socket to \(forwarder.configuration.upstreams[upstream]): \(String(cString: strerror(errno)))")
                 forwarder.metrics.recordFailure(upstream, failure)
                 forwarder.selector.failed(upstream, now: now)
                 handOver([waiter], seed: UpstreamSeed(order: order, result: .failed(failure), latency: .zero))
@@ -181,7 +186,6 @@
             socket.uses += 1
             if socket.uses >= forwarder.configuration.socketMaxUses || now >= socket.retireAt { socket.retired = true }
             deadlines.append((now + forwarder.configuration.timeout, slot, serials))
-            if socket.outbox.isFull { flush(socket) }
             // No destination per message: the socket is connected, and the kernel then uses the
             // route it keeps for it instead of looking one up for every datagram.
             socket.outbox.append(upstreamQuery.wire, to: nil, length: 0)
