@@ -10,11 +10,13 @@
     /// UDP without the NIO channel pipeline: a dedicated thread per socket receives up to
     /// `batchSize` datagrams with one `recvmmsg`, answers those the filter's fast path can answer at
     /// once (blocked names, cache hits: `DNSFilter.answerFast`) into one buffer, and sends them with
-    /// one `sendmmsg`. The rest (misses, FORMERR, REFUSED, rate limiting, the portal, …) go to an event
-    /// loop in one task per batch, where `DNSFilter.handle` answers them exactly as the NIO server
-    /// does; answers that come later (upstream) are sent from that event loop, also batched
-    /// (`DNSUDPLaterAnswers`). The per-datagram cost of a channel read (envelope, promise, pipeline)
-    /// is gone from the fast path, and one system call carries a batch each way.
+    /// one `sendmmsg`. Cache misses are forwarded from this same thread by the relay
+    /// (`DNSUDPRelay`), whose upstream sockets the loop polls beside its own. The rest (FORMERR,
+    /// REFUSED, rate limiting, the portal, …, and whatever the relay hands over) go to an event loop
+    /// in one task per batch, where `DNSFilter.handle` answers them exactly as the NIO server does;
+    /// answers that come later are sent from that event loop, also batched (`DNSUDPLaterAnswers`).
+    /// The per-datagram cost of a channel read (envelope, promise, pipeline) is gone, and one system
+    /// call carries a batch each way.
     ///
     /// Bounded: fixed buffers; at most `maxQueued` datagrams wait for the event loop (more are
     /// dropped, as the kernel drops what a busy NIO server does not read). A thread rather than a
