@@ -30,9 +30,11 @@ struct DNSCacheAdmission: Sendable {
         else { return nil }
 
         let rcode = response.rcode
-        var answers = response.answers.map(clamped)
-        var authorities = response.authorities.map(clamped)
-        let additionals = response.additionals.filter { $0.type != .TSIG }.map(clamped)
+        var answers = clamped(response.answers)
+        var authorities = clamped(response.authorities)
+        let additionals = clamped(
+            response.additionals.contains { $0.type == .TSIG }
+                ? response.additionals.filter { $0.type != .TSIG } : response.additionals)
         var ttl: UInt32
 
         switch rcode {
@@ -62,11 +64,22 @@ struct DNSCacheAdmission: Sendable {
             storedAt: now.uptimeNanoseconds, ttl: ttl)
     }
 
+    /// `records` with their TTLs clamped; the same array (nothing copied) when every TTL is
+    /// already within bounds, as it usually is.
+    private func clamped(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] {
+        records.allSatisfy { clampedTTL($0.ttl) == $0.ttl } ? records : records.map(clamped)
+    }
+
     /// A record with its TTL read per RFC 2181 8 and clamped to `[minTTL, maxTTL]`.
     private func clamped(_ record: DNSResourceRecord) -> DNSResourceRecord {
         var record = record
-        record.ttl = min(max(Self.wireTTL(record.ttl), minTTL), maxTTL)
+        record.ttl = clampedTTL(record.ttl)
         return record
+    }
+
+    /// A TTL read per RFC 2181 8 and clamped to `[minTTL, maxTTL]`.
+    private func clampedTTL(_ ttl: UInt32) -> UInt32 {
+        min(max(Self.wireTTL(ttl), minTTL), maxTTL)
     }
 
     /// The negative-caching TTL from the first SOA among the response's own (unclamped)

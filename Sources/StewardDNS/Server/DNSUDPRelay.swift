@@ -26,11 +26,18 @@
     ///
     /// Not `Sendable`: it belongs to the loop's thread.
     final class DNSUDPRelay {
-        /// A client query waiting for an upstream's answer.
-        struct Waiter {
+        /// A client query waiting for an upstream's answer. (Classes, this and `Flight`: they are
+        /// large, and moving them between the tables and the answer would copy them each time.)
+        final class Waiter {
             let context: DNSFilter.Context
             let decision: Decision
             let query: DNSUDPQuery
+
+            init(context: DNSFilter.Context, decision: Decision, query: DNSUDPQuery) {
+                self.context = context
+                self.decision = decision
+                self.query = query
+            }
         }
 
         /// What makes two queries identical for the upstream, as `UpstreamResolution.Key` (the
@@ -43,7 +50,7 @@
         }
 
         /// One query sent to an upstream, and the client queries waiting on it (the first sent it).
-        struct Flight {
+        final class Flight {
             let query: UpstreamQuery
             let key: Key
             let socket: RelaySocket
@@ -54,6 +61,20 @@
             var waiters: [Waiter]
             /// Why the last datagram with this flight's ID could not be read, if one could not.
             var malformed: String?
+
+            init(
+                query: UpstreamQuery, key: Key, socket: RelaySocket, upstream: Int, order: [Int], sent: NIODeadline,
+                serial: UInt64, waiters: [Waiter]
+            ) {
+                self.query = query
+                self.key = key
+                self.socket = socket
+                self.upstream = upstream
+                self.order = order
+                self.sent = sent
+                self.serial = serial
+                self.waiters = waiters
+            }
         }
 
         /// A UDP socket connected to one upstream.
@@ -429,4 +450,10 @@
 
     @available(*, unavailable)
     extension DNSUDPRelay: Sendable {}
+
+    @available(*, unavailable)
+    extension DNSUDPRelay.Flight: Sendable {}
+
+    @available(*, unavailable)
+    extension DNSUDPRelay.Waiter: Sendable {}
 #endif
