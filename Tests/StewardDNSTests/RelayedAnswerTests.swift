@@ -103,6 +103,28 @@ import Testing
         pointer.setInteger(UInt16(0), at: 10)
         #expect(Self.copy(pointer, for: query) == nil)
 
+        // A name that reaches into the header, which the copy does not keep: a CNAME whose target
+        // points at offset 5 (QDCOUNT's low octet), read by the parser as a name made of the counts.
+        let noOPT = try Self.clientQuery("www.example.com", edns: nil)
+        var intoHeader = DNSMessage(
+            header: DNSHeader(id: 0x1111, qr: true, rd: true, ra: true),
+            questions: [DNSQuestion(name: try DNSName("www.example.com"), type: .A)])
+        intoHeader.addAnswer(.cname(try DNSName("www.example.com"), ttl: 60, target: try DNSName("x.example.com")))
+        intoHeader.addAnswer(.a(try DNSName("x.example.com"), ttl: 60, DNSIPv4Address(192, 0, 2, 9)))
+        var headerPointer = intoHeader.encoded()
+        // The CNAME's RDATA starts after header (12), question (17 + 4) and the owner pointer and
+        // fixed fields (2 + 10): rewrite it as a bare pointer to offset 5.
+        let rdataStart = 12 + 21 + 12
+        let rdLength = try #require(headerPointer.getInteger(at: rdataStart - 2, as: UInt16.self))
+        var rewritten = ByteBuffer(bytes: Array(headerPointer.readableBytesView.prefix(rdataStart - 2)))
+        rewritten.writeInteger(UInt16(2))
+        rewritten.writeBytes([0xC0, 0x05])
+        rewritten.writeBytes(Array(headerPointer.readableBytesView.dropFirst(rdataStart + Int(rdLength))))
+        headerPointer = rewritten
+        var parsed = headerPointer
+        #expect((try? DNSMessage(from: &parsed)) != nil, "the parser accepts the pointer into the header")
+        #expect(Self.copy(headerPointer, for: noOPT) == nil)
+
         // Too large for the client.
         #expect(Self.copy(plain, for: query, maxSize: 40) == nil)
 

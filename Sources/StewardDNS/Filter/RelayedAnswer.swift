@@ -11,10 +11,12 @@ import StewardDNSWire
 /// The upstream's question has the client's name at offset 12 with the same length (the response
 /// was accepted only if it repeats the question), so every compression pointer in the copied
 /// records still lands where it did: on the question's name, now in the client's letter case, or
-/// on an earlier record. Copying is declined (nil: the caller encodes) unless the upstream's
-/// question name is written out in full, the records end exactly at the end of the datagram, the
-/// OPT record, if any, is the last record and carries no options and no extended RCODE, and the
-/// result fits `maxSize`.
+/// on an earlier record. The header is not the upstream's, so no name may reach into it: every
+/// pointer of every name the parser reads (owner names, and the names in CNAME, NS, PTR, DNAME,
+/// MX, SRV and SOA data) must land at the question or after it. Copying is declined (nil: the
+/// caller encodes) unless that holds, the upstream's question name is written out in full, the
+/// records end exactly at the end of the datagram, the OPT record, if any, is the last record and
+/// carries no options and no extended RCODE, and the result fits `maxSize`.
 enum RelayedAnswer {
     static func copy(
         _ answer: ByteBuffer, packet: ByteBuffer, nameLength: Int, clientOPT: EDNS?, maxSize: Int
@@ -36,34 +38,61 @@ enum RelayedAnswer {
             let answers = u16(6)
             let authorities = u16(8)
             var additionals = u16(10)
+            /// Where the name at `start` ends in the stream, or nil if it is malformed or one of its
+            /// pointers lands before the question (or not strictly before itself).
+            func nameEnd(_ start: Int, limit: Int) -> Int? {
+                var cursor = start
+                var end: Int? = nil
+                var hops = 0
+                while true {
+                    guard cursor < limit else { return nil }
+                    let length = Int(bytes[cursor])
+                    if length == 0 { return end ?? cursor + 1 }
+                    if length & 0xC0 == 0xC0 {
+                        guard cursor + 2 <= limit else { return nil }
+                        let target = (length & 0x3F) << 8 | Int(bytes[cursor + 1])
+                        guard target >= DNSHeader.size, target < cursor, hops < 128 else { return nil }
+                        if end == nil { end = cursor + 2 }
+                        hops += 1
+                        cursor = target
+                        continue
+                    }
+                    guard length & 0xC0 == 0 else { return nil }
+                    cursor += 1 + length
+                }
+            }
             // Walk the records to the end, noting where an OPT record starts.
             let total = answers + authorities + additionals
             position = questionEnd
             var optStart: Int? = nil
             for index in 0..<total {
                 let start = position
-                while true {
-                    guard position < bytes.count else { return nil }
-                    let length = Int(bytes[position])
-                    if length == 0 {
-                        position += 1
-                        break
-                    }
-                    if length & 0xC0 == 0xC0 {
-                        position += 2
-                        break
-                    }
-                    guard length & 0xC0 == 0 else { return nil }
-                    position += 1 + length
-                }
+                guard let ownerEnd = nameEnd(position, limit: bytes.count) else { return nil }
+                position = ownerEnd
                 guard position + 10 <= bytes.count else { return nil }
-                if u16(position) == Int(DNSRecordType.OPT.rawValue) {
+                let type = u16(position)
+                if type == Int(DNSRecordType.OPT.rawValue) {
                     // Only as the last record, in the additional section.
                     guard index == total - 1, additionals > 0 else { return nil }
                     optStart = start
                 }
-                position += 10 + u16(position + 8)
-                guard position <= bytes.count else { return nil }
+                let rdataStart = position + 10
+                let rdataEnd = rdataStart + u16(position + 8)
+                guard rdataEnd <= bytes.count else { return nil }
+                // The names in the data the parser reads, at their offsets.
+                let recordType = DNSRecordType(UInt16(type))
+                let nameOffset: Int?
+                switch recordType {
+                case .CNAME, .NS, .PTR, .DNAME, .SOA: nameOffset = 0
+                case .MX: nameOffset = 2
+                case .SRV: nameOffset = 6
+                default: nameOffset = nil
+                }
+                if let offset = nameOffset, rdataEnd > rdataStart {
+                    guard let first = nameEnd(rdataStart + offset, limit: rdataEnd) else { return nil }
+                    if recordType == .SOA, nameEnd(first, limit: rdataEnd) == nil { return nil }
+                }
+                position = rdataEnd
             }
             guard position == bytes.count else { return nil }
             var sectionsEnd = position
