@@ -86,7 +86,7 @@
                     datagrams.append(
                         try Self.query(index % 3 == 0 ? "casino.example" : "name\(index % 50).example", id: id))
                 }
-                let answers = try client.exchange(datagrams, expecting: 200)
+                let answers = try await client.exchange(datagrams, expecting: 200)
                 #expect(answers.count == 200, "round \(round)")
                 for (id, answer) in answers {
                     var buffer = ByteBuffer(bytes: answer)
@@ -123,7 +123,7 @@
                 [],
                 try Self.query("casino.example", id: 6),
             ]
-            let answers = try client.exchange(datagrams, expecting: 4)
+            let answers = try await client.exchange(datagrams, expecting: 4)
             #expect(Set(answers.map(\.id)) == [1, 2, 5, 6])
             for (id, answer) in answers {
                 var buffer = ByteBuffer(bytes: answer)
@@ -131,7 +131,7 @@
                 #expect(message.rcode == (id == 2 ? .formErr : .nxDomain), "\(id)")
             }
             // Nothing more comes.
-            #expect(try client.exchange([], expecting: 1, timeout: 0.3).isEmpty)
+            #expect(try await client.exchange([], expecting: 1, timeout: 0.3).isEmpty)
             #expect(server.filter.metrics.formatErrors.load(ordering: .relaxed) == 1)
             await server.stop()
         }
@@ -141,7 +141,7 @@
             let server = try await Server.start(batched: batched, listen: ["127.0.0.1:0", "[::1]:0"])
             let v6 = try #require(server.udp.first { $0.protocol == .inet6 })
             let client = try UDPClient(to: v6)
-            let answers = try client.exchange(
+            let answers = try await client.exchange(
                 [try Self.query("casino.example", id: 7), try Self.query("allowed.example", id: 8)], expecting: 2)
             #expect(Set(answers.map(\.id)) == [7, 8])
             await server.stop()
@@ -236,7 +236,22 @@
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
 
-        func exchange(_ datagrams: [[UInt8]], expecting count: Int, timeout: Double = 3) throws -> [(
+        /// Sends `datagrams` and collects up to `count` answers within `timeout` seconds, on a
+        /// thread of its own: blocking one of Swift's few cooperative threads would starve the
+        /// server tasks of the suites running beside it.
+        func exchange(_ datagrams: [[UInt8]], expecting count: Int, timeout: Double = 3) async throws -> [(
+            id: UInt16, bytes: [UInt8]
+        )] {
+            let client = self
+            return try await withCheckedThrowingContinuation { continuation in
+                Thread {
+                    continuation.resume(
+                        with: Result { try client.exchangeBlocking(datagrams, expecting: count, timeout: timeout) })
+                }.start()
+            }
+        }
+
+        private func exchangeBlocking(_ datagrams: [[UInt8]], expecting count: Int, timeout: Double) throws -> [(
             id: UInt16, bytes: [UInt8]
         )] {
             for datagram in datagrams {

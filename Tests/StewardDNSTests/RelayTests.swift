@@ -81,7 +81,7 @@
         @Test("A miss is relayed by the loop: the client's ID and letter case, the upstream's records, then cached")
         func relayedAndCached() async throws {
             try await withRelay([.answer]) { setup in
-                let answers = try setup.client.exchange([try Self.query("MiXeD.Example.ORG", id: 77)], expecting: 1)
+                let answers = try await setup.client.exchange([try Self.query("MiXeD.Example.ORG", id: 77)], expecting: 1)
                 let answer = try Self.message(try #require(answers.first).bytes)
                 #expect(answer.header.id == 77)
                 #expect(answer.rcode == .noError)
@@ -92,7 +92,7 @@
                 #expect(sent.message.header.id != 77, "the upstream sees a fresh random ID")
                 #expect(sent.message.questions.first?.name.isIdentical(to: try DNSName("MiXeD.Example.ORG")) == true)
 
-                let again = try setup.client.exchange([try Self.query("mixed.example.org", id: 78)], expecting: 1)
+                let again = try await setup.client.exchange([try Self.query("mixed.example.org", id: 78)], expecting: 1)
                 let cached = try Self.message(try #require(again.first).bytes)
                 #expect(cached.header.id == 78 && cached.answers.first?.ipv4 == DNSIPv4Address(192, 0, 2, 1))
                 #expect(setup.fakes[0].received.count == 1, "the second answer came from the cache")
@@ -106,7 +106,7 @@
             try await withRelay([.silent], configure: { $0.attempts = 1 }) { setup in
                 let datagrams = try (0..<20).map { try Self.query("same.example", id: UInt16(100 + $0)) }
                 let started = ContinuousClock.now
-                let answers = try setup.client.exchange(datagrams, expecting: 20)
+                let answers = try await setup.client.exchange(datagrams, expecting: 20)
                 let elapsed = ContinuousClock.now - started
                 #expect(answers.count == 20)
                 #expect(Set(answers.map(\.id)) == Set((0..<20).map { UInt16(100 + $0) }))
@@ -123,7 +123,7 @@
         func timeoutFailsOverOnce() async throws {
             try await withRelay([.silent, .answer]) { setup in
                 let started = ContinuousClock.now
-                let answers = try setup.client.exchange([try Self.query("slow.example", id: 5)], expecting: 1)
+                let answers = try await setup.client.exchange([try Self.query("slow.example", id: 5)], expecting: 1)
                 let elapsed = ContinuousClock.now - started
                 let answer = try Self.message(try #require(answers.first).bytes)
                 #expect(answer.answers.first?.ipv4 == DNSIPv4Address(192, 0, 2, 2))
@@ -140,7 +140,7 @@
         @Test("SERVFAIL from the first upstream: the next one answers", arguments: [FakeUpstream.Behaviour.servFail, .refused])
         func failedAnswerFailsOver(_ behaviour: FakeUpstream.Behaviour) async throws {
             try await withRelay([behaviour, .answer]) { setup in
-                let answers = try setup.client.exchange([try Self.query("flaky.example", id: 6)], expecting: 1)
+                let answers = try await setup.client.exchange([try Self.query("flaky.example", id: 6)], expecting: 1)
                 let answer = try Self.message(try #require(answers.first).bytes)
                 #expect(answer.rcode == .noError)
                 #expect(answer.answers.first?.ipv4 == DNSIPv4Address(192, 0, 2, 2))
@@ -151,7 +151,7 @@
         @Test("A truncated answer to the relay is retried over TCP to the same upstream")
         func truncatedRetriedOverTCP() async throws {
             try await withRelay([.truncateOverUDP]) { setup in
-                let answers = try setup.client.exchange([try Self.query("big.example", id: 7)], expecting: 1)
+                let answers = try await setup.client.exchange([try Self.query("big.example", id: 7)], expecting: 1)
                 let answer = try Self.message(try #require(answers.first).bytes)
                 #expect(answer.answers.first?.ipv4 == DNSIPv4Address(192, 0, 2, 1))
                 #expect(!answer.header.tc)
@@ -169,7 +169,7 @@
                 [.answer], upstreams: { [closedAddress] + $0 }, configure: { $0.timeout = .seconds(3) }
             ) { setup in
                 let started = ContinuousClock.now
-                let answers = try setup.client.exchange([try Self.query("refused.example", id: 8)], expecting: 1)
+                let answers = try await setup.client.exchange([try Self.query("refused.example", id: 8)], expecting: 1)
                 #expect(ContinuousClock.now - started < .seconds(2))
                 let answer = try Self.message(try #require(answers.first).bytes)
                 #expect(answer.answers.first?.ipv4 == DNSIPv4Address(192, 0, 2, 1))
@@ -182,7 +182,7 @@
             arguments: [FakeUpstream.Behaviour.wrongIDFirst, .wrongQuestionFirst])
         func forgeriesIgnored(_ behaviour: FakeUpstream.Behaviour) async throws {
             try await withRelay([behaviour]) { setup in
-                let answers = try setup.client.exchange([try Self.query("target.example", id: 9)], expecting: 1)
+                let answers = try await setup.client.exchange([try Self.query("target.example", id: 9)], expecting: 1)
                 let answer = try Self.message(try #require(answers.first).bytes)
                 #expect(answer.answers.map(\.ipv4) == [DNSIPv4Address(192, 0, 2, 1)])
                 #expect(setup.forwarder.metrics.ignoredResponses >= 1)
@@ -200,7 +200,7 @@
                 }
             ) { setup in
                 for index in 0..<8 {
-                    let answers = try setup.client.exchange(
+                    let answers = try await setup.client.exchange(
                         [try Self.query("name\(index).example", id: UInt16(index))], expecting: 1)
                     #expect(answers.count == 1)
                 }

@@ -128,8 +128,11 @@ public final class DNSServer: Service, Sendable {
             }
         }
         #if os(Linux)
+            // The loops' threads start before the addresses are published: once a caller learns
+            // where the server listens, it is answered there.
             started = true
             let loops = udpLoops
+            for loop in loops { loop.start() }
         #endif
         bound.withLock { $0 = (udpAddresses, tcpServers.compactMap { $0.channel.localAddress }) }
         resumeWaiters()

@@ -20,7 +20,8 @@
     ///
     /// Bounded: fixed buffers; at most `maxQueued` datagrams wait for the event loop (more are
     /// dropped, as the kernel drops what a busy NIO server does not read). A thread rather than a
-    /// task: it blocks in `poll`. `stop()` ends it within a poll (it also wakes the poll at once).
+    /// task: it blocks in `poll`. `start()` starts it, `run()` waits for its end, `stop()` ends it
+    /// within a poll (it also wakes the poll at once).
     /// `Sendable`: the socket is, the flags are atomic, the rest is immutable.
     final class DNSUDPLoop: Sendable {
         static let batchSize = 64
@@ -37,6 +38,8 @@
         private let stopping = Atomic<Bool>(false)
         /// Datagrams handed to the event loop and not yet handled there.
         private let queued = Atomic<Int>(0)
+        /// Whether the loop's thread has ended, and who waits for it (`run()`).
+        private let completion = Mutex<(finished: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
         init(
             socket: DNSUDPSocket, filter: DNSFilter, snapshots: SnapshotHolder, eventLoop: any EventLoop, logger: Logger
@@ -48,21 +51,37 @@
             self.logger = logger
         }
 
-        /// Serves on a new thread until `stop()`, then closes the socket.
-        func run() async {
-            // Made on its event loop, which it belongs to (nil: the event loop is gone).
-            let eventLoop = eventLoop
-            let later = try? await eventLoop.submit { [socket] in
-                NIOLoopBound(DNSUDPLaterAnswers(socket: socket, eventLoop: eventLoop), eventLoop: eventLoop)
-            }.get()
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let thread = Thread { [self] in
-                    if let later { serve(later: later) }
-                    socket.close()
-                    continuation.resume()
+        /// Starts serving on a new thread, at once (nothing waits for a task to be scheduled, so
+        /// the loop answers as soon as its socket is bound, however busy Swift's cooperative
+        /// threads are); it serves until `stop()`, then closes the socket. Call once.
+        func start() {
+            let thread = Thread { [self] in
+                // Made on its event loop, which it belongs to (nil: the event loop is gone).
+                let eventLoop = eventLoop
+                let later = try? eventLoop.submit { [socket] in
+                    NIOLoopBound(DNSUDPLaterAnswers(socket: socket, eventLoop: eventLoop), eventLoop: eventLoop)
+                }.wait()
+                if let later { serve(later: later) }
+                socket.close()
+                let waiters = completion.withLock { state in
+                    state.finished = true
+                    defer { state.waiters = [] }
+                    return state.waiters
                 }
-                thread.name = "steward-dns-udp"
-                thread.start()
+                for waiter in waiters { waiter.resume() }
+            }
+            thread.name = "steward-dns-udp"
+            thread.start()
+        }
+
+        /// Returns once the loop started by `start()` has ended.
+        func run() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let finished = completion.withLock { state in
+                    if !state.finished { state.waiters.append(continuation) }
+                    return state.finished
+                }
+                if finished { continuation.resume() }
             }
         }
 
