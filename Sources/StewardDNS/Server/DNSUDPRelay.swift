@@ -395,20 +395,8 @@
             let queued = socket.queued
             socket.queued.removeAll(keepingCapacity: true)
             socket.outbox.flush { messages in
-                guard let base = messages.baseAddress else { return }
-                var start = 0
-                while start < messages.count {
-                    let sent = CStewardUDP_sendmmsg(
-                        socket.descriptor, base + start, UInt32(messages.count - start),
-                        Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
-                    if sent > 0 {
-                        start += Int(sent)
-                    } else if sent < 0, errno == EINTR {
-                        continue
-                    } else {
-                        refused.append((queued[start], errno))
-                        start += 1
-                    }
+                DNSUDPSocket.sendAll(socket.descriptor, messages, flags: Int32(MSG_DONTWAIT)) { index, code in
+                    refused.append((queued[index], code))
                 }
             }
             for (id, code) in refused {

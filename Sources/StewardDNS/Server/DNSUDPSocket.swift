@@ -82,9 +82,12 @@
         }
 
         /// Sends every message of `messages` on `fd` with as few `sendmmsg` calls as it takes; one the
-        /// kernel refuses (a vanished client, a full buffer) is skipped, so at most one call per message
-        /// (and one more per interrupted call).
-        static func sendAll(_ fd: Int32, _ messages: UnsafeMutableBufferPointer<CStewardUDP_mmsghdr>, flags: Int32) {
+        /// kernel refuses (a vanished client, a full buffer) is skipped and handed to `refused` with
+        /// its index and `errno`, so at most one call per message (and one more per interrupted call).
+        static func sendAll(
+            _ fd: Int32, _ messages: UnsafeMutableBufferPointer<CStewardUDP_mmsghdr>, flags: Int32,
+            refused: (_ index: Int, _ errno: Int32) -> Void = { _, _ in }
+        ) {
             guard let base = messages.baseAddress else { return }
             var start = 0
             while start < messages.count {
@@ -95,6 +98,7 @@
                 } else if sent < 0, errno == EINTR {
                     continue
                 } else {
+                    refused(start, errno)
                     start += 1
                 }
             }

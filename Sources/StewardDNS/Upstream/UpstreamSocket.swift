@@ -51,7 +51,8 @@ final class UpstreamSocket: ChannelInboundHandler {
     /// so this is also deadline order. Entries of attempts that already ended are skipped.
     private var deadlines = CircularBuffer<(deadline: NIODeadline, id: UInt16, serial: UInt64)>()
     private var serials: UInt64 = 0
-    private var random = DNSRandom()
+    /// The pool's generator: every socket of an event loop draws its IDs from the same buffer.
+    private var random: DNSRandom
     /// The one timer, set for the earliest deadline (plus `timerSlack`) while any is pending.
     private var timer: Scheduled<Void>?
     /// Timeouts fire up to this late, so that one timer run ends a batch of attempts instead of
@@ -63,9 +64,10 @@ final class UpstreamSocket: ChannelInboundHandler {
 
     init(
         upstream: SocketAddress, eventLoop: any EventLoop, maxUses: Int, maxAge: TimeAmount, metrics: UpstreamMetrics,
-        logger: Logger
+        logger: Logger, random: DNSRandom
     ) {
         self.upstream = upstream
+        self.random = random
         self.eventLoop = eventLoop
         self.metrics = metrics
         self.logger = logger

@@ -57,7 +57,7 @@ final class UpstreamSocketPool: @unchecked Sendable {
         }
         let socket = UpstreamSocket(
             upstream: configuration.upstreams[upstream], eventLoop: eventLoop, maxUses: configuration.socketMaxUses,
-            maxAge: configuration.socketMaxAge, metrics: metrics, logger: logger)
+            maxAge: configuration.socketMaxAge, metrics: metrics, logger: logger, random: generator)
         slots[upstream][chosen] = socket
         socket.open()
         return socket
