@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Relays bytes between two channels on the same event loop (a tunnel's client and origin), with
-/// backpressure: a side reads only while its partner can take writes. Half-closes are passed on.
+/// backpressure: a side reads only while its partner can take writes. Half-closes are passed on;
+/// each side closes only after what was queued for it has gone out (`CloseAfterWrites`).
 /// Counts the bytes each way for the activity record.
 final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer

@@ -593,7 +593,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             .channelOption(.autoRead, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ReadThrottle(limiter: limiter))
+                    try channel.pipeline.syncOperations.addHandlers(CloseAfterWrites(), ReadThrottle(limiter: limiter))
                 }
             }
             .connect(host: host, port: port)

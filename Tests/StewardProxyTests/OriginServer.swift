@@ -4,7 +4,7 @@ import NIOHTTP1
 import NIOPosix
 
 /// A small HTTP origin on loopback for the proxy's tests: `/hello.txt`, `/setup.exe`
-/// (an installer), `/movie` (video/mp4), `/big…` (1 MiB), `/stall` (never answers), `/then-close`
+/// (an installer), `/movie` (video/mp4), `/big…` (1 MiB), `/huge` (8 MiB), `/stall` (never answers), `/then-close`
 /// (answers with keep-alive, then closes the connection as an origin's idle timer would), anything
 /// else echoes the request line and Host header. Counts the connections it accepts.
 final class OriginServer: Sendable {
@@ -55,6 +55,7 @@ final class OriginServer: Sendable {
                     type = "video/mp4"
                     body.writeRepeatingByte(0, count: 1024)
                 case let uri where uri.hasPrefix("/big"): body.writeRepeatingByte(0x61, count: 1 << 20)
+                case "/huge": body.writeRepeatingByte(0x62, count: 8 << 20)
                 default: body.writeString("\(head.method) \(head.uri) host=\(head.headers["Host"].first ?? "-")\n")
                 }
                 var headers = HTTPHeaders()

@@ -1,0 +1,37 @@
+import NIOCore
+
+/// First in a connection's pipeline (next to the socket): a close asked for by any handler, or by
+/// the idle timer, waits until every write queued before it has been handed to the kernel.
+///
+/// NIO's own close drops queued writes: a full close fails them, and so does a half-close of a
+/// channel whose input has already ended (NIO turns it into a full close). Without this, a
+/// client that read slower than the proxy wrote would lose the tail of an answer whenever the
+/// connection was closed after it: a tunnel whose origin finished, a download answered with
+/// `Connection: close`, a block page. An empty write completes after the writes queued before it,
+/// in order; the close follows it. A peer that stops reading cannot hold the connection: after
+/// `grace` the channel is closed regardless.
+final class CloseAfterWrites: ChannelOutboundHandler {
+    typealias OutboundIn = NIOAny
+    typealias OutboundOut = NIOAny
+
+    let grace: TimeAmount
+
+    init(grace: TimeAmount = .seconds(30)) {
+        self.grace = grace
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode != .input, context.channel.isActive else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let forced = context.eventLoop.scheduleTask(in: grace) {
+            loopBound.value.close(mode: .all, promise: nil)
+        }
+        context.writeAndFlush(NIOAny(ByteBuffer())).whenComplete { _ in
+            forced.cancel()
+            loopBound.value.close(mode: mode, promise: promise)
+        }
+    }
+}
