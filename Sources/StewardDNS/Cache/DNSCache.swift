@@ -49,7 +49,8 @@ public final class DNSCache: Sendable {
 
     /// The configuration in force.
     public let configuration: Configuration
-    private let admission: DNSCacheAdmission
+    /// What may be cached, and for how long.
+    let admission: DNSCacheAdmission
     private let shards: [Shard]
     private let hitCount = Atomic<UInt64>(0)
     private let missCount = Atomic<UInt64>(0)
@@ -94,6 +95,14 @@ public final class DNSCache: Sendable {
         return true
     }
 
+    /// Stores an answer read from an upstream's datagram (`DNSCachedWire.fromUpstream`) under
+    /// `key` for `lifetime` seconds, replacing any entry for it.
+    func store(_ wire: DNSCachedWire, for key: DNSCacheKey, lifetime: UInt32, now: NIODeadline) {
+        let nanoseconds = now.uptimeNanoseconds
+        let entry = DNSCacheEntry(wire: wire, storedAt: nanoseconds, ttl: lifetime)
+        shard(for: key).state.withLock { $0.insert(key, entry, at: nanoseconds) }
+    }
+
     /// The cached answer to `question` at `now`, TTLs counted down, or nil. An expired entry is a
     /// miss and is removed.
     public func lookup(_ question: DNSQuestion, now: NIODeadline) -> CachedAnswer? {
@@ -102,8 +111,12 @@ public final class DNSCache: Sendable {
         let found = shard(for: key).state.withLock { $0.lookup(key, at: nanoseconds) }
         switch found {
         case .hit(let entry):
+            guard let answer = entry.answer(at: nanoseconds, question: question) else {
+                missCount.add(1, ordering: .relaxed)
+                return nil
+            }
             hitCount.add(1, ordering: .relaxed)
-            return entry.answer(at: nanoseconds)
+            return answer
         case .miss:
             missCount.add(1, ordering: .relaxed)
             return nil

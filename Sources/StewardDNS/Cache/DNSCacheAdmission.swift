@@ -21,6 +21,17 @@ struct DNSCacheAdmission: Sendable {
     let maxTTL: UInt32
     let negativeMaxTTL: UInt32
 
+    /// The bounds a default cache has, for reading answers when there is no cache.
+    static let uncached = DNSCacheAdmission(minTTL: 0, maxTTL: 86_400, negativeMaxTTL: 3_600)
+
+    /// What admission sees of a record: its type, its TTL (set to the TTL to store by `admit`) and,
+    /// for an SOA, its MINIMUM field.
+    struct Record {
+        let type: DNSRecordType
+        var ttl: UInt32
+        var soaMinimum: UInt32? = nil
+    }
+
     /// The entry to store for `response` at `now`, or nil when it must not be cached.
     func entry(for response: DNSMessage, question: DNSQuestion, now: NIODeadline) -> DNSCacheEntry? {
         let header = response.header
@@ -28,78 +39,88 @@ struct DNSCacheAdmission: Sendable {
         guard response.questions.count == 1, let echoed = response.questions.first,
             echoed.name == question.name, echoed.type == question.type, echoed.class == question.class
         else { return nil }
-
-        let rcode = response.rcode
-        var answers = clamped(response.answers)
-        var authorities = clamped(response.authorities)
-        let additionals = clamped(
-            response.additionals.contains { $0.type == .TSIG }
-                ? response.additionals.filter { $0.type != .TSIG } : response.additionals)
-        var ttl: UInt32
-
-        switch rcode {
-        case .noError where !answers.isEmpty:
-            ttl = answers.map(\.ttl).min() ?? 0
-            let answersQuestion = answers.contains { $0.type == question.type } || question.type == .CNAME
-            if !answersQuestion, let negative = negativeTTL(response.authorities) {
-                // A CNAME chain ending in NODATA (RFC 2308 2.2).
-                ttl = min(ttl, negative)
-                authorities = withSOATTL(authorities, negative)
-            }
-        case .noError, .nxDomain:
-            guard let negative = negativeTTL(response.authorities) else { return nil }
-            ttl = min(negative, answers.map(\.ttl).min() ?? negative)
-            authorities = withSOATTL(authorities, negative)
-            answers = answers.map { record in
+        func seen(_ record: DNSResourceRecord) -> Record {
+            guard case .soa(let soa) = record.rdata else { return Record(type: record.type, ttl: record.ttl) }
+            return Record(type: record.type, ttl: record.ttl, soaMinimum: soa.minimum)
+        }
+        func stored(_ records: [DNSResourceRecord], _ seen: [Record]) -> [DNSResourceRecord] {
+            guard zip(records, seen).contains(where: { $0.ttl != $1.ttl }) else { return records }
+            return zip(records, seen).map { record, seen in
                 var record = record
-                record.ttl = min(record.ttl, ttl)
+                record.ttl = seen.ttl
                 return record
             }
-        default:
-            return nil
         }
-        guard ttl > 0 else { return nil }
+        let kept =
+            response.additionals.contains { $0.type == .TSIG }
+            ? response.additionals.filter { $0.type != .TSIG } : response.additionals
+        var answers = response.answers.map(seen)
+        var authorities = response.authorities.map(seen)
+        var additionals = kept.map(seen)
+        guard
+            let ttl = admit(
+                rcode: response.rcode, questionType: question.type, answers: &answers, authorities: &authorities,
+                additionals: &additionals)
+        else { return nil }
         return DNSCacheEntry(
-            rcode: rcode, answers: answers, authorities: authorities, additionals: additionals,
+            rcode: response.rcode, answers: stored(response.answers, answers),
+            authorities: stored(response.authorities, authorities), additionals: stored(kept, additionals),
             storedAt: now.uptimeNanoseconds, ttl: ttl)
     }
 
-    /// `records` with their TTLs clamped; the same array (nothing copied) when every TTL is
-    /// already within bounds, as it usually is.
-    private func clamped(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] {
-        records.allSatisfy { clampedTTL($0.ttl) == $0.ttl } ? records : records.map(clamped)
+    /// The lifetime of a response with `rcode` to a question of `questionType` made of these
+    /// sections (OPT and TSIG left out), or nil when it must not be cached. Whether or not it may
+    /// be, every TTL is set to the one to store and serve: clamped, and for a negative answer the
+    /// SOA's set to the negative TTL and the answers' capped by the lifetime.
+    func admit(
+        rcode: DNSResponseCode, questionType: DNSRecordType, answers: inout [Record], authorities: inout [Record],
+        additionals: inout [Record]
+    ) -> UInt32? {
+        // From the authorities as they came, before clamping.
+        let negative = negativeTTL(authorities)
+        clamp(&answers)
+        clamp(&authorities)
+        clamp(&additionals)
+        var ttl: UInt32
+        switch rcode {
+        case .noError where !answers.isEmpty:
+            ttl = answers.lazy.map(\.ttl).min() ?? 0
+            let answersQuestion = answers.contains { $0.type == questionType } || questionType == .CNAME
+            if !answersQuestion, let negative {
+                // A CNAME chain ending in NODATA (RFC 2308 2.2).
+                ttl = min(ttl, negative)
+                setSOATTL(&authorities, negative)
+            }
+        case .noError, .nxDomain:
+            guard let negative else { return nil }
+            ttl = min(negative, answers.lazy.map(\.ttl).min() ?? negative)
+            setSOATTL(&authorities, negative)
+            for index in answers.indices { answers[index].ttl = min(answers[index].ttl, ttl) }
+        default:
+            return nil
+        }
+        return ttl > 0 ? ttl : nil
     }
 
-    /// A record with its TTL read per RFC 2181 8 and clamped to `[minTTL, maxTTL]`.
-    private func clamped(_ record: DNSResourceRecord) -> DNSResourceRecord {
-        var record = record
-        record.ttl = clampedTTL(record.ttl)
-        return record
+    /// Every TTL read per RFC 2181 8 and clamped to `[minTTL, maxTTL]`.
+    private func clamp(_ records: inout [Record]) {
+        for index in records.indices {
+            records[index].ttl = min(max(Self.wireTTL(records[index].ttl), minTTL), maxTTL)
+        }
     }
 
-    /// A TTL read per RFC 2181 8 and clamped to `[minTTL, maxTTL]`.
-    private func clampedTTL(_ ttl: UInt32) -> UInt32 {
-        min(max(Self.wireTTL(ttl), minTTL), maxTTL)
-    }
-
-    /// The negative-caching TTL from the first SOA among the response's own (unclamped)
-    /// `authorities` (RFC 2308 5), or nil.
-    private func negativeTTL(_ authorities: [DNSResourceRecord]) -> UInt32? {
+    /// The negative-caching TTL from the first SOA among `authorities` as they came (RFC 2308 5), or nil.
+    private func negativeTTL(_ authorities: [Record]) -> UInt32? {
         for record in authorities where record.type == .SOA {
-            guard case .soa(let soa) = record.rdata else { continue }
-            let ttl = min(Self.wireTTL(record.ttl), Self.wireTTL(soa.minimum))
+            guard let minimum = record.soaMinimum else { continue }
+            let ttl = min(Self.wireTTL(record.ttl), Self.wireTTL(minimum))
             return min(max(ttl, minTTL), negativeMaxTTL)
         }
         return nil
     }
 
-    private func withSOATTL(_ authorities: [DNSResourceRecord], _ ttl: UInt32) -> [DNSResourceRecord] {
-        authorities.map { record in
-            guard record.type == .SOA else { return record }
-            var record = record
-            record.ttl = ttl
-            return record
-        }
+    private func setSOATTL(_ authorities: inout [Record], _ ttl: UInt32) {
+        for index in authorities.indices where authorities[index].type == .SOA { authorities[index].ttl = ttl }
     }
 
     /// RFC 2181 8: a TTL with the top bit set is treated as zero.

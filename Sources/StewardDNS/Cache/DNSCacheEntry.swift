@@ -2,7 +2,10 @@ import NIOCore
 import StewardDNSWire
 
 /// A stored response: its sections with TTLs as they were when stored (already clamped), when it
-/// was stored, and how long it lives.
+/// was stored, and how long it lives. An entry stored from a message keeps its records (and gets
+/// its encoded form on its first fast-path hit); one stored from an upstream's datagram
+/// (`DNSCachedWire.fromUpstream`) keeps only the encoded form, and the general path reads the
+/// records from it when it needs them.
 ///
 /// A class, so that the cache's slots hold one reference: storing, evicting and finding an entry
 /// moves a pointer instead of copying (and retaining) every array it holds. `@unchecked Sendable`:
@@ -13,6 +16,9 @@ final class DNSCacheEntry: @unchecked Sendable {
     let answers: [DNSResourceRecord]
     let authorities: [DNSResourceRecord]
     let additionals: [DNSResourceRecord]
+    /// The encoded form the entry was stored as, if it was stored from the wire (then the three
+    /// record arrays are empty).
+    let stored: DNSCachedWire?
     /// Uptime when stored, in nanoseconds.
     let storedAt: UInt64
     /// Lifetime in seconds, at least 1.
@@ -33,6 +39,20 @@ final class DNSCacheEntry: @unchecked Sendable {
         self.additionals = additionals
         self.storedAt = storedAt
         self.ttl = ttl
+        stored = nil
+    }
+
+    /// An entry stored in its encoded form only.
+    init(wire: DNSCachedWire, storedAt: UInt64, ttl: UInt32) {
+        rcode = DNSResponseCode(rawValue: wire.rcode)
+        answers = []
+        authorities = []
+        additionals = []
+        stored = wire
+        self.storedAt = storedAt
+        self.ttl = ttl
+        self.wire = wire
+        wireMade = true
     }
 
     /// Uptime at which the entry stops being served, in nanoseconds.
@@ -48,9 +68,15 @@ final class DNSCacheEntry: @unchecked Sendable {
     }
 
     /// The entry as seen at `nanoseconds` (before `expiresAt`): every TTL lowered by the whole
-    /// seconds elapsed, never below 0.
-    func answer(at nanoseconds: UInt64) -> CachedAnswer {
+    /// seconds elapsed, never below 0. Nil only if an entry stored from the wire does not read
+    /// back as records for `question`.
+    func answer(at nanoseconds: UInt64, question: DNSQuestion) -> CachedAnswer? {
         let elapsed = elapsedSeconds(at: nanoseconds)
+        var (answers, authorities, additionals) = (self.answers, self.authorities, self.additionals)
+        if let stored {
+            guard let records = stored.records(question: question) else { return nil }
+            (answers, authorities, additionals) = records
+        }
         func aged(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] {
             guard elapsed > 0 else { return records }
             return records.map { record in

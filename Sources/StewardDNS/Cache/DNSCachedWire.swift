@@ -15,7 +15,7 @@ struct DNSCachedWire: Sendable {
     /// What the filter checks in a cached answer before serving it, in answer order (see
     /// `DNSFilter.inspect`): names other than the question's (CNAME owners and targets), and
     /// addresses.
-    enum Check: Sendable {
+    enum Check: Sendable, Equatable {
         case name(DNSName)
         case address(IPAddress)
     }
@@ -30,7 +30,7 @@ struct DNSCachedWire: Sendable {
     /// The RCODE (NOERROR or NXDOMAIN, so it fits the header).
     let rcode: UInt16
     /// Offsets of the TTL fields in `sections`, with the TTLs as stored (aged on every hit).
-    let ttlOffsets: [Int]
+    let ttlOffsets: [UInt16]
     let ttls: [UInt32]
     let checks: [Check]
 
@@ -55,7 +55,7 @@ struct DNSCachedWire: Sendable {
         self.authorityCount = UInt16(entry.authorities.count)
         self.additionalCount = UInt16(entry.additionals.count)
         self.rcode = UInt16(entry.rcode.rawValue & 0xF)
-        self.ttlOffsets = offsets.map { $0 - sectionsStart }
+        self.ttlOffsets = offsets.map { UInt16($0 - sectionsStart) }
         self.ttls = (entry.answers + entry.authorities + entry.additionals).map(\.ttl)
         var checks: [Check] = []
         for record in entry.answers {
@@ -65,6 +65,37 @@ struct DNSCachedWire: Sendable {
             if let v6 = record.ipv6 { checks.append(.address(IPAddress(high: v6.high, low: v6.low))) }
         }
         self.checks = checks
+    }
+
+    init(
+        sections: ByteBuffer, nameLength: Int, answerCount: UInt16, authorityCount: UInt16, additionalCount: UInt16,
+        rcode: UInt16, ttlOffsets: [UInt16], ttls: [UInt32], checks: [Check]
+    ) {
+        self.sections = sections
+        self.nameLength = nameLength
+        self.answerCount = answerCount
+        self.authorityCount = authorityCount
+        self.additionalCount = additionalCount
+        self.rcode = rcode
+        self.ttlOffsets = ttlOffsets
+        self.ttls = ttls
+        self.checks = checks
+    }
+
+    /// The records again, for the general path (`DNSCache.lookup`), with the TTLs as stored: the
+    /// sections parsed after a header and `question`; nil if they do not parse.
+    func records(question: DNSQuestion) -> (answers: [DNSResourceRecord], authorities: [DNSResourceRecord], additionals: [DNSResourceRecord])? {
+        guard question.name.wireLength == nameLength else { return nil }
+        var message = ByteBuffer()
+        message.reserveCapacity(DNSHeader.size + nameLength + 4 + sections.readableBytes)
+        message.writeMultipleIntegers(
+            UInt16(0), UInt16(0x8000) | rcode, UInt16(1), answerCount, authorityCount, additionalCount)
+        question.name.encode(into: &message)
+        message.writeMultipleIntegers(question.type.rawValue, question.class.rawValue)
+        var sections = self.sections
+        message.writeBuffer(&sections)
+        guard let parsed = try? DNSMessage(from: &message) else { return nil }
+        return (parsed.answers, parsed.authorities, parsed.additionals)
     }
 
     /// Octets of the response to a query whose header and question take `questionEnd` octets.
@@ -100,7 +131,7 @@ struct DNSCachedWire: Sendable {
         let sectionsStart = base + questionEnd
         for index in ttlOffsets.indices {
             let ttl = ttls[index]
-            response.setInteger(ttl > elapsed ? ttl - elapsed : 0, at: sectionsStart + ttlOffsets[index])
+            response.setInteger(ttl > elapsed ? ttl - elapsed : 0, at: sectionsStart + Int(ttlOffsets[index]))
         }
     }
 

@@ -40,29 +40,11 @@ extension DNSFilter {
                     preview: preview, client: client, zone: zone, subject: subject, decision: decision,
                     snapshot: snapshot, now: now, started: started, name: name, text: text, key: key))
         }
-        for check in wire.checks {
-            switch check {
-            case .name(let name):
-                let aliased = name.withUTF8Text { bytes in
-                    snapshot.decide(name: bytes, subject: subject, zone: zone, at: now)
-                }
-                if aliased.action == .block { return .declined }
-            case .address(let address):
-                let categories = snapshot.lists.listedCategories(ofAddress: address)
-                if !categories.isEmpty,
-                    snapshot.decide(categories: categories, subject: subject, zone: zone, at: now, file: nil).action
-                        == .block
-                {
-                    return .declined
-                }
-            }
-        }
-        let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
-        let size = wire.responseSize(questionEnd: questionEnd, withOPT: preview.opt != nil)
-        if transport == .udp, size > preview.maxResponseSize { return .declined }
-
-        response.reserveCapacity(minimumWritableBytes: size)
-        wire.write(into: &response, packet: packet, preview: preview, elapsed: elapsed)
+        guard
+            serve(
+                wire, elapsed: elapsed, packet: packet, preview: preview, transport: transport, snapshot: snapshot,
+                subject: subject, zone: zone, now: now, into: &response)
+        else { return .declined }
         DNSMetrics.bump(metrics.cacheHits)
         count(decision)
         if let recorder {
@@ -75,6 +57,41 @@ extension DNSFilter {
                     cacheHit: true, upstream: -1))
         }
         return .answered
+    }
+}
+
+extension DNSFilter {
+    /// Writes `wire`, `elapsed` seconds after it was stored, as the answer to the simple query
+    /// `preview` of `packet`, if the asking client's policy allows every other name and address in
+    /// it (as `inspect` decides them) and, over UDP, it fits the client's size; false (nothing
+    /// written) otherwise. Cache hits and relayed answers are both served here.
+    func serve(
+        _ wire: DNSCachedWire, elapsed: UInt32, packet: ByteBuffer, preview: DNSQueryPreview, transport: Transport,
+        snapshot: PolicySnapshot, subject: Subject, zone: Int32, now: Int64, into response: inout ByteBuffer
+    ) -> Bool {
+        for check in wire.checks {
+            switch check {
+            case .name(let name):
+                let aliased = name.withUTF8Text { bytes in
+                    snapshot.decide(name: bytes, subject: subject, zone: zone, at: now)
+                }
+                if aliased.action == .block { return false }
+            case .address(let address):
+                let categories = snapshot.lists.listedCategories(ofAddress: address)
+                if !categories.isEmpty,
+                    snapshot.decide(categories: categories, subject: subject, zone: zone, at: now, file: nil).action
+                        == .block
+                {
+                    return false
+                }
+            }
+        }
+        let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
+        let size = wire.responseSize(questionEnd: questionEnd, withOPT: preview.opt != nil)
+        if transport == .udp, size > preview.maxResponseSize { return false }
+        response.reserveCapacity(minimumWritableBytes: size)
+        wire.write(into: &response, packet: packet, preview: preview, elapsed: elapsed)
+        return true
     }
 }
 

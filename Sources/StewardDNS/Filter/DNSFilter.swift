@@ -256,26 +256,41 @@ public final class DNSFilter: Sendable {
 
     /// The client's answer from an upstream's (already carrying the client's ID and question, see
     /// `UpstreamQuery.clientResponse`): counted, cached, its other names and addresses decided
-    /// (`inspect`), encoded for the client and recorded. The general path and the relay both end
-    /// here. The relay also passes the upstream's datagram (`wire`) and the client's query
-    /// (`packet`): when the answer stands and those bytes can be copied as they are
-    /// (`RelayedAnswer`), the client gets them instead of a new encoding of the same message.
-    func answer(
-        forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context,
-        copying wire: (answer: ByteBuffer, packet: ByteBuffer)? = nil
-    ) -> ByteBuffer {
+    /// (`inspect`), encoded for the client and recorded. The general path ends here, and so does
+    /// the relay whenever `answer(relayed:…)` declines.
+    func answer(forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context) -> ByteBuffer {
         noteUpstream(started: context.started)
         cache?.remember(message, question: context.question, now: .now())
         let (response, final) = inspect(message, decision: decision, context: context)
-        if let wire, final.action != .block,
-            let copied = RelayedAnswer.copy(
-                wire.answer, packet: wire.packet, nameLength: context.question.name.wireLength,
-                clientOPT: context.query.edns, maxSize: context.maxSize)
-        {
-            note(final, responseCode: message.rcode.rawValue, context, upstream: Int16(upstream))
-            return copied
-        }
         return finish(response, final, context, upstream: Int16(upstream))
+    }
+
+    /// How the relay reads upstream answers as cache entries (`DNSCachedWire.fromUpstream`): the
+    /// cache's admission, or nil when answers must go the general way (a cache that is not a
+    /// `DNSCache` keeps messages, not encoded sections).
+    var relayAdmission: DNSCacheAdmission? {
+        if let wireCache { return wireCache.admission }
+        return cache == nil ? DNSCacheAdmission.uncached : nil
+    }
+
+    /// The relay's answer from the upstream's datagram read as a cache entry (already stored, if
+    /// it may be): the client gets exactly what the cache hit that follows will give it — the
+    /// policy's checks of the answer's other names and addresses, the client's header and question,
+    /// our OPT — counted and recorded as `answer(forwarded:…)` does. Nil (nothing counted) when the
+    /// policy blocks something in it or it does not fit the client: the general way then answers.
+    func answer(
+        relayed wire: DNSCachedWire, upstream: Int, decision: Decision, context: Context, packet: ByteBuffer,
+        preview: DNSQueryPreview
+    ) -> ByteBuffer? {
+        var response = ByteBuffer()
+        guard
+            serve(
+                wire, elapsed: 0, packet: packet, preview: preview, transport: .udp, snapshot: context.snapshot,
+                subject: context.subject, zone: context.zone, now: context.now, into: &response)
+        else { return nil }
+        noteUpstream(started: context.started)
+        note(decision, responseCode: wire.rcode, context, upstream: Int16(upstream))
+        return response
     }
 
     /// The context the general path would make for a query the fast path found missing from the

@@ -17,8 +17,11 @@
     /// random ephemeral port and replaced after `socketMaxUses` attempts or `socketMaxAge`; a random
     /// ID unused on the socket; the response accepted only by `UpstreamQuery.evaluate` (ID, QR,
     /// question; RFC 5452 9.1); identical queries in flight share one attempt
-    /// (`UpstreamResolution.Key`). An answer the client can have as it is goes through
-    /// `DNSFilter.answer(forwarded:upstream:decision:context:)`, as on the general path. Everything
+    /// (`UpstreamResolution.Key`). A plain answer (NOERROR or NXDOMAIN) is read straight from its
+    /// bytes as a cache entry (`DNSCachedWire.fromUpstream`), stored, and served to each client as
+    /// the cache hit after it will be (`DNSFilter.answer(relayed:…)`); when the policy blocks
+    /// something in it, or it does not fit, or the bytes are not that simple, the message is parsed
+    /// and answered as on the general path (`DNSFilter.answer(forwarded:…)`). Everything
     /// else — a timeout, a socket error, a truncated answer (TCP retry), SERVFAIL or REFUSED
     /// (failover) — hands the query to the event loop with the attempt as an `UpstreamSeed`, and the
     /// forwarder goes on from there with the attempts that remain, so the bound on a query's time is
@@ -32,11 +35,14 @@
             let context: DNSFilter.Context
             let decision: Decision
             let query: DNSUDPQuery
+            /// What the fast path read of `query.packet`.
+            let preview: DNSQueryPreview
 
-            init(context: DNSFilter.Context, decision: Decision, query: DNSUDPQuery) {
+            init(context: DNSFilter.Context, decision: Decision, query: DNSUDPQuery, preview: DNSQueryPreview) {
                 self.context = context
                 self.decision = decision
                 self.query = query
+                self.preview = preview
             }
         }
 
@@ -161,7 +167,7 @@
                 return true
             }
             forwarder.metrics.recordQuery()
-            let waiter = Waiter(context: context, decision: miss.decision, query: query)
+            let waiter = Waiter(context: context, decision: miss.decision, query: query, preview: miss.preview)
             let key = Key(
                 question: miss.key, flags: context.query.header.flags & 0x7970,
                 dnssecOK: context.query.edns?.dnssecOK ?? false)
@@ -249,14 +255,22 @@
             // The socket is connected: the kernel delivers only the upstream's datagrams. (The
             // flight is read in place, not copied.)
             guard let id = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
-                let slot = socket.waiting[id], let verdict = flights[slot]?.query.evaluate(datagram, from: nil)
+                let slot = socket.waiting[id], let flight = flights[slot]
             else {
                 forwarder.metrics.recordIgnored()
                 return
             }
-            switch verdict {
+            // A plain answer is read straight from the bytes; anything else is parsed.
+            if let admission = filter.relayAdmission,
+                let (wire, lifetime) = DNSCachedWire.fromUpstream(
+                    datagram, key: flight.key.question, admission: admission)
+            {
+                end(slot, relayed: wire, lifetime: lifetime, datagram: datagram)
+                return
+            }
+            switch flight.query.evaluate(datagram, from: nil) {
             case .accept(let message):
-                end(slot, .answer(message), datagram: datagram)
+                end(slot, .answer(message))
             case .ignore:
                 forwarder.metrics.recordIgnored()
             case .malformed(let reason):
@@ -303,13 +317,59 @@
 
         // MARK: Private
 
-        /// The flight in `slot` ended with `result`: its clients are answered, or handed over.
-        private func end(_ slot: Int, _ result: UpstreamAttemptResult, datagram: ByteBuffer? = nil) {
-            guard let flight = flights[slot].take() else { return }
+        /// Takes the flight in `slot` off the tables.
+        private func take(_ slot: Int) -> Flight? {
+            guard let flight = flights[slot].take() else { return nil }
             freeFlights.append(slot)
             if byKey[flight.key] == slot { byKey[flight.key] = nil }
             flight.socket.waiting[flight.query.id] = nil
             closeIfDone(flight.socket)
+            return flight
+        }
+
+        /// The flight in `slot` was answered with `wire` (`DNSCachedWire.fromUpstream`, read from
+        /// `datagram`): the answer is cached for `lifetime` if it has one, and every client gets it
+        /// as the cache hit after it would give it, or, when the policy blocks something in it or
+        /// it does not fit, the general way from the parsed message.
+        private func end(_ slot: Int, relayed wire: DNSCachedWire, lifetime: UInt32?, datagram: ByteBuffer) {
+            guard let flight = take(slot) else { return }
+            let now = NIODeadline.now()
+            forwarder.metrics.recordAnswer(flight.upstream, latency: now - flight.sent, failure: false)
+            forwarder.selector.succeeded(flight.upstream)
+            if let lifetime, let cache = filter.wireCache {
+                cache.store(wire, for: flight.key.question, lifetime: lifetime, now: now)
+            }
+            var message: DNSMessage? = nil
+            for waiter in flight.waiters {
+                DNSMetrics.bump(filter.metrics.relayed)
+                forwarder.metrics.recordAnswered()
+                forwarder.leave()
+                if let response = filter.answer(
+                    relayed: wire, upstream: flight.upstream, decision: waiter.decision, context: waiter.context,
+                    packet: waiter.query.packet, preview: waiter.preview)
+                {
+                    emit(response, to: waiter.query)
+                    continue
+                }
+                if message == nil, case .accept(let parsed) = flight.query.evaluate(datagram, from: nil) {
+                    message = parsed
+                }
+                guard let message else {
+                    emit(filter.answerFailed(decision: waiter.decision, context: waiter.context), to: waiter.query)
+                    continue
+                }
+                let response = UpstreamQuery.clientResponse(from: message, to: waiter.context.query)
+                emit(
+                    filter.answer(
+                        forwarded: response, upstream: flight.upstream, decision: waiter.decision,
+                        context: waiter.context),
+                    to: waiter.query)
+            }
+        }
+
+        /// The flight in `slot` ended with `result`: its clients are answered, or handed over.
+        private func end(_ slot: Int, _ result: UpstreamAttemptResult) {
+            guard let flight = take(slot) else { return }
             let now = NIODeadline.now()
             let latency = now - flight.sent
             switch result {
@@ -331,7 +391,7 @@
                     emit(
                         filter.answer(
                             forwarded: response, upstream: flight.upstream, decision: waiter.decision,
-                            context: waiter.context, copying: datagram.map { ($0, waiter.query.packet) }),
+                            context: waiter.context),
                         to: waiter.query)
                 }
             case .failed(let failure):

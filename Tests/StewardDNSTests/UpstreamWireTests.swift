@@ -4,10 +4,11 @@ import Testing
 
 @testable import StewardDNS
 
-/// `RelayedAnswer.copy`: the client's answer copied from the upstream's datagram is the message the
-/// encoder would have written (`UpstreamQuery.clientResponse`), and copying is declined whenever the
-/// bytes cannot be taken as they are.
-@Suite struct RelayedAnswerTests {
+/// `DNSCachedWire.fromUpstream`: an upstream's datagram read as a cache entry serves the client the
+/// message the encoder would have written (`UpstreamQuery.clientResponse`) and the cache would have
+/// stored (`DNSCacheAdmission`), and reading is declined whenever the bytes are not a plain answer
+/// that can be taken as they are.
+@Suite struct UpstreamWireTests {
     /// The client's query: its letter case, ID 0xBEEF, and an OPT record if `edns` is given.
     static func clientQuery(_ name: String, edns: EDNS?) throws -> DNSMessage {
         DNSMessage(
@@ -38,14 +39,26 @@ import Testing
         return answer
     }
 
+    static let admission = DNSCacheAdmission(minTTL: 0, maxTTL: 86_400, negativeMaxTTL: 3_600)
+
+    static func read(_ upstream: ByteBuffer, for query: DNSMessage) -> (wire: DNSCachedWire, lifetime: UInt32?)? {
+        DNSCachedWire.fromUpstream(upstream, key: DNSCacheKey(query.questions[0]), admission: admission)
+    }
+
+    /// What a client gets from `upstream` read this way, or nil if it was declined or too large.
     static func copy(_ upstream: ByteBuffer, for query: DNSMessage, maxSize: Int = 1232) -> ByteBuffer? {
-        RelayedAnswer.copy(
-            upstream, packet: query.encoded(), nameLength: query.questions[0].name.wireLength, clientOPT: query.edns,
-            maxSize: maxSize)
+        guard let (wire, _) = read(upstream, for: query) else { return nil }
+        let packet = query.encoded()
+        guard let preview = DNSQueryPreview(packet) else { return nil }
+        let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
+        guard wire.responseSize(questionEnd: questionEnd, withOPT: preview.opt != nil) <= maxSize else { return nil }
+        var response = ByteBuffer()
+        wire.write(into: &response, packet: packet, preview: preview, elapsed: 0)
+        return response
     }
 
     @Test(
-        "The copy is the message the encoder would write: client's ID, letter case and OPT, upstream's records",
+        "The answer served is the message the encoder would write: client's ID, letter case and OPT, upstream's records",
         arguments: [
             (EDNS(udpPayloadSize: 4096, dnssecOK: true) as EDNS?, EDNS(udpPayloadSize: 1232) as EDNS?, DNSResponseCode.noError),
             (nil, EDNS(udpPayloadSize: 1232), .noError),
@@ -57,17 +70,40 @@ import Testing
         let query = try Self.clientQuery("WWW.Example.COM", edns: clientEDNS)
         let upstream = try Self.upstreamAnswer(to: query, rcode: rcode, edns: upstreamEDNS)
         var copied = try #require(Self.copy(upstream.encoded(), for: query))
-        let expected = UpstreamQuery.clientResponse(from: upstream, to: query)
+        // The records with their TTLs as the cache stores them (a negative answer's SOA has
+        // min(TTL, MINIMUM)), as every later hit serves them.
+        let question = query.questions[0]
+        let entry = try #require(Self.admission.entry(for: upstream, question: question, now: .uptimeNanoseconds(0)))
+        var expected = UpstreamQuery.clientResponse(from: upstream, to: query)
+        expected.answers = entry.answers
+        expected.authorities = entry.authorities
+        expected.additionals = entry.additionals
         var encoded = expected.encoded(maxSize: 1232)
-        let parsedCopy = try DNSMessage(from: &copied)
-        #expect(parsedCopy == (try DNSMessage(from: &encoded)))
+        var parsedCopy = try DNSMessage(from: &copied)
+        let parsedEncoded = try DNSMessage(from: &encoded)
+        // Flags as a cache hit sets them: the query's RD, RA set, AA and AD clear.
+        #expect(parsedCopy.header.rd && parsedCopy.header.ra && !parsedCopy.header.aa && !parsedCopy.header.ad)
         #expect(parsedCopy.header.id == 0xBEEF)
+        parsedCopy.header = parsedEncoded.header
+        #expect(parsedCopy == parsedEncoded)
         #expect(parsedCopy.questions[0].name.isIdentical(to: try DNSName("WWW.Example.COM")))
         #expect(parsedCopy.edns == expected.edns)
         #expect(parsedCopy.rcode == rcode)
+
+        // What the cache stores for it: the same lifetime and records as from the parsed message,
+        // and the same checks for the policy.
+        let (wire, lifetime) = try #require(Self.read(upstream.encoded(), for: query))
+        #expect(lifetime == entry.ttl)
+        let records = try #require(wire.records(question: question))
+        #expect(records.answers == entry.answers)
+        #expect(records.authorities == entry.authorities)
+        #expect(records.additionals == entry.additionals)
+        let fromEntry = try #require(DNSCachedWire(entry, question: question))
+        #expect(wire.checks == fromEntry.checks)
+        #expect(wire.ttls == fromEntry.ttls)
     }
 
-    @Test("Copying is declined when the bytes cannot be taken as they are")
+    @Test("Reading is declined when the bytes are not a plain answer that can be taken as they are")
     func declines() throws {
         let query = try Self.clientQuery("www.example.com", edns: EDNS(udpPayloadSize: 1232))
         let plain = try Self.upstreamAnswer(to: query).encoded()
@@ -125,10 +161,52 @@ import Testing
         #expect((try? DNSMessage(from: &parsed)) != nil, "the parser accepts the pointer into the header")
         #expect(Self.copy(headerPointer, for: noOPT) == nil)
 
-        // Too large for the client.
-        #expect(Self.copy(plain, for: query, maxSize: 40) == nil)
-
         // Cut short.
         #expect(Self.copy(plain.getSlice(at: 0, length: plain.readableBytes - 3)!, for: query) == nil)
+
+        // Truncated, a failure, another question, a TSIG record: the general way decides.
+        for change in [
+            { (message: inout DNSMessage) in message.header.tc = true },
+            { (message: inout DNSMessage) in message.rcode = .servFail },
+            { (message: inout DNSMessage) in message.rcode = .refused },
+            { (message: inout DNSMessage) in message.header.qr = false },
+            { (message: inout DNSMessage) in message.questions[0].type = .AAAA },
+            { (message: inout DNSMessage) in message.questions[0].name = try! DNSName("www.example.org") },
+            { (message: inout DNSMessage) in
+                message.additionals.append(
+                    DNSResourceRecord(name: try! DNSName("key.example"), type: .TSIG, class: .ANY, ttl: 0, rdata: .opaque([1, 2, 3])))
+            },
+        ] {
+            var changed = try Self.upstreamAnswer(to: query)
+            change(&changed)
+            #expect(Self.read(changed.encoded(), for: query) == nil, "\(changed)")
+        }
+    }
+
+    @Test("TTLs are stored and served as the cache admits them: clamped, and a negative answer's from its SOA")
+    func ttls() throws {
+        let query = try Self.clientQuery("www.example.com", edns: nil)
+        // A TTL over the ceiling, and one with the top bit set (RFC 2181 8: zero).
+        var answer = try Self.upstreamAnswer(to: query)
+        answer.answers[0].ttl = 1_000_000
+        answer.answers[1].ttl = 0x8000_0010
+        let (wire, lifetime) = try #require(Self.read(answer.encoded(), for: query))
+        #expect(wire.ttls == [86_400, 0, 60])
+        #expect(lifetime == nil, "an answer with a record of TTL 0 is not cached")
+        var served = try #require(Self.copy(answer.encoded(), for: query))
+        #expect(try DNSMessage(from: &served).answers.map(\.ttl) == [86_400, 0, 60])
+
+        // NXDOMAIN: the SOA's TTL is min(TTL, MINIMUM), and so is the lifetime.
+        let negative = try Self.upstreamAnswer(to: query, rcode: .nxDomain, edns: nil)
+        let (negativeWire, negativeLifetime) = try #require(Self.read(negative.encoded(), for: query))
+        #expect(negativeLifetime == 300)
+        #expect(negativeWire.ttls == [300])
+        #expect(negativeWire.rcode == 3)
+
+        // NODATA without an SOA: served, not cached.
+        var bare = DNSMessage(header: DNSHeader(id: 9, qr: true, rd: true, ra: true), questions: query.questions)
+        bare.rcode = .noError
+        let (_, bareLifetime) = try #require(Self.read(bare.encoded(), for: query))
+        #expect(bareLifetime == nil)
     }
 }

@@ -1,0 +1,203 @@
+import NIOCore
+import StewardDNSWire
+import StewardPolicy
+
+extension DNSCachedWire {
+    /// Reads an upstream's answer straight from its datagram as the sections a cache hit serves,
+    /// with the lifetime to cache it for (nil: served, not cached), so a relayed miss builds no
+    /// `DNSMessage`: it is stored and answered as the hit that follows it will be.
+    ///
+    /// The datagram is taken only when it is a plain answer to `key`'s question: a response
+    /// (QR) to a standard query, not truncated, NOERROR or NXDOMAIN, one question written out in
+    /// full that is the key's (name compared case-insensitively, type, class). Its records are
+    /// walked to the last octet with the parser's rules (`DNSRecordData.read`): names of at most
+    /// 255 octets whose compression pointers go strictly backwards and never into the header (a
+    /// served answer has the client's header there; the question's name, at the same offset and of
+    /// the same length, is the client's spelling of the same name), A and AAAA data of their
+    /// sizes, CNAME, NS, PTR, DNAME, MX, SRV and SOA data that are exactly their names and fields.
+    /// An OPT record may only be the last record, with no options, no extended RCODE and version
+    /// 0; it is left out. A TSIG record, or anything else, declines (nil): the caller reads the
+    /// datagram with `UpstreamQuery.evaluate` and goes the general way.
+    ///
+    /// TTLs are set as `DNSCacheAdmission.admit` stores them; the checks are those `init(_:question:)`
+    /// makes from the answer section (names other than the question's, CNAME targets, addresses).
+    static func fromUpstream(
+        _ datagram: ByteBuffer, key: DNSCacheKey, admission: DNSCacheAdmission
+    ) -> (wire: DNSCachedWire, lifetime: UInt32?)? {
+        datagram.withUnsafeReadableBytes { bytes -> (wire: DNSCachedWire, lifetime: UInt32?)? in
+            func u16(_ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
+            func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) << 16 | UInt32(u16(at + 2)) }
+            let count = bytes.count
+            guard count >= DNSHeader.size else { return nil }
+            let flags = u16(2)
+            // QR, opcode QUERY, TC clear, NOERROR or NXDOMAIN, one question.
+            guard flags & 0x8000 != 0, flags & 0x7800 == 0, flags & 0x0200 == 0 else { return nil }
+            let rcode = flags & 0x000F
+            guard rcode == 0 || rcode == 3, u16(4) == 1 else { return nil }
+
+            // The question: the key's name letter for letter but for case, then type and class.
+            let nameLength = key.name.count
+            let questionEnd = DNSHeader.size + nameLength + 4
+            guard count >= questionEnd else { return nil }
+            for index in 0..<nameLength {
+                let octet = bytes[DNSHeader.size + index]
+                guard (octet &- 65 < 26 ? octet | 0x20 : octet) == key.name[index] else { return nil }
+            }
+            guard u16(DNSHeader.size + nameLength) == Int(key.type.rawValue),
+                u16(DNSHeader.size + nameLength + 2) == Int(key.class.rawValue)
+            else { return nil }
+
+            /// Where the name at `start` ends in the stream, or nil if it breaks a rule above.
+            func nameEnd(_ start: Int, limit: Int) -> Int? {
+                var cursor = start
+                var end: Int? = nil
+                var length = 0
+                while true {
+                    guard cursor < limit else { return nil }
+                    let label = Int(bytes[cursor])
+                    if label == 0 {
+                        guard length + 1 <= DNSName.maxWireLength else { return nil }
+                        return end ?? cursor + 1
+                    }
+                    if label & 0xC0 == 0xC0 {
+                        guard cursor + 2 <= limit else { return nil }
+                        let target = (label & 0x3F) << 8 | Int(bytes[cursor + 1])
+                        guard target >= DNSHeader.size, target < cursor else { return nil }
+                        if end == nil { end = cursor + 2 }
+                        cursor = target
+                        continue
+                    }
+                    guard label & 0xC0 == 0 else { return nil }
+                    length += 1 + label
+                    guard length < DNSName.maxWireLength else { return nil }
+                    cursor += 1 + label
+                }
+            }
+            /// The name at `start` written out, pointers followed (after `nameEnd` accepted it).
+            func flattened(_ start: Int) -> [UInt8] {
+                var name: [UInt8] = []
+                var cursor = start
+                while true {
+                    let label = Int(bytes[cursor])
+                    if label == 0 { break }
+                    if label & 0xC0 == 0xC0 {
+                        cursor = (label & 0x3F) << 8 | Int(bytes[cursor + 1])
+                        continue
+                    }
+                    name.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[cursor..<cursor + 1 + label]))
+                    cursor += 1 + label
+                }
+                name.append(0)
+                return name
+            }
+            /// Whether `name` is the question's name (case-insensitively).
+            func isQuestion(_ name: [UInt8]) -> Bool {
+                name.count == nameLength
+                    && zip(name, key.name).allSatisfy { octet, lowered in
+                        (octet &- 65 < 26 ? octet | 0x20 : octet) == lowered
+                    }
+            }
+
+            let answerCount = u16(6)
+            let authorityCount = u16(8)
+            var additionalCount = u16(10)
+            let total = answerCount + authorityCount + additionalCount
+            var answers: [DNSCacheAdmission.Record] = []
+            var authorities: [DNSCacheAdmission.Record] = []
+            var additionals: [DNSCacheAdmission.Record] = []
+            var ttlOffsets: [UInt16] = []
+            var checks: [Check] = []
+            answers.reserveCapacity(answerCount)
+            ttlOffsets.reserveCapacity(total)
+            var position = questionEnd
+            var optStart: Int? = nil
+            for index in 0..<total {
+                let start = position
+                guard let ownerEnd = nameEnd(position, limit: count), ownerEnd + 10 <= count else { return nil }
+                let type = DNSRecordType(UInt16(u16(ownerEnd)))
+                let isIN = u16(ownerEnd + 2) == Int(DNSClass.IN.rawValue)
+                let ttl = u32(ownerEnd + 4)
+                let rdataStart = ownerEnd + 10
+                let rdataLength = u16(ownerEnd + 8)
+                let rdataEnd = rdataStart + rdataLength
+                guard rdataEnd <= count else { return nil }
+                if type == .OPT {
+                    // Root owner, no extended RCODE bits, version 0, no options; the last record.
+                    guard index == total - 1, additionalCount > 0, bytes[start] == 0, bytes[ownerEnd + 4] == 0,
+                        bytes[ownerEnd + 5] == 0, rdataLength == 0
+                    else { return nil }
+                    optStart = start
+                    position = rdataEnd
+                    break
+                }
+                guard type != .TSIG else { return nil }
+                // The data the parser reads as fields, as it would read them.
+                var soaMinimum: UInt32? = nil
+                if rdataLength > 0 {
+                    switch type {
+                    case .A where isIN: guard rdataLength == 4 else { return nil }
+                    case .AAAA where isIN: guard rdataLength == 16 else { return nil }
+                    case .CNAME, .NS, .PTR, .DNAME:
+                        guard nameEnd(rdataStart, limit: rdataEnd) == rdataEnd else { return nil }
+                    case .MX:
+                        guard rdataLength > 2, nameEnd(rdataStart + 2, limit: rdataEnd) == rdataEnd else { return nil }
+                    case .SRV:
+                        guard rdataLength > 6, nameEnd(rdataStart + 6, limit: rdataEnd) == rdataEnd else { return nil }
+                    case .SOA:
+                        guard let mname = nameEnd(rdataStart, limit: rdataEnd),
+                            let rname = nameEnd(mname, limit: rdataEnd), rname + 20 == rdataEnd
+                        else { return nil }
+                        soaMinimum = u32(rdataEnd - 4)
+                    default: break
+                    }
+                }
+                ttlOffsets.append(UInt16(ownerEnd + 4 - questionEnd))
+                let record = DNSCacheAdmission.Record(type: type, ttl: ttl, soaMinimum: soaMinimum)
+                if index < answerCount {
+                    answers.append(record)
+                    // What the policy must see (`DNSFilter.inspect`): the owner if it is not the
+                    // question (a pointer to the question's name, the usual owner, is), the
+                    // target of a CNAME, the address of an A or AAAA.
+                    if !(bytes[start] == 0xC0 && bytes[start + 1] == UInt8(DNSHeader.size)) {
+                        let owner = flattened(start)
+                        if !isQuestion(owner), let name = try? DNSName(wireBytes: owner) { checks.append(.name(name)) }
+                    }
+                    if rdataLength > 0 {
+                        switch type {
+                        case .CNAME:
+                            if let target = try? DNSName(wireBytes: flattened(rdataStart)) { checks.append(.name(target)) }
+                        case .A where isIN:
+                            checks.append(.address(IPAddress(ipv4: u32(rdataStart))))
+                        case .AAAA where isIN:
+                            let high = UInt64(u32(rdataStart)) << 32 | UInt64(u32(rdataStart + 4))
+                            let low = UInt64(u32(rdataStart + 8)) << 32 | UInt64(u32(rdataStart + 12))
+                            checks.append(.address(IPAddress(high: high, low: low)))
+                        default: break
+                        }
+                    }
+                } else if index < answerCount + authorityCount {
+                    authorities.append(record)
+                } else {
+                    additionals.append(record)
+                }
+                position = rdataEnd
+            }
+            guard position == count else { return nil }
+            let sectionsEnd = optStart ?? count
+            if optStart != nil { additionalCount -= 1 }
+
+            let lifetime = admission.admit(
+                rcode: rcode == 0 ? .noError : .nxDomain, questionType: key.type, answers: &answers,
+                authorities: &authorities, additionals: &additionals)
+            let ttls = (answers + authorities + additionals).map(\.ttl)
+            var sections = ByteBufferAllocator().buffer(capacity: sectionsEnd - questionEnd)
+            sections.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[questionEnd..<sectionsEnd]))
+            for (offset, ttl) in zip(ttlOffsets, ttls) { sections.setInteger(ttl, at: Int(offset)) }
+            let wire = DNSCachedWire(
+                sections: sections, nameLength: nameLength, answerCount: UInt16(answerCount),
+                authorityCount: UInt16(authorityCount), additionalCount: UInt16(additionalCount),
+                rcode: UInt16(rcode), ttlOffsets: ttlOffsets, ttls: ttls, checks: checks)
+            return (wire, lifetime)
+        }
+    }
+}
