@@ -10,15 +10,16 @@ import StewardDNSWire
 /// A class, so that the cache's slots hold one reference: storing, evicting and finding an entry
 /// moves a pointer instead of copying (and retaining) every array it holds. `@unchecked Sendable`:
 /// everything is immutable except `wire` and `wireMade`, which are only read and written while the
-/// entry's shard is locked (`DNSCacheShard`).
+/// entry's shard is locked (`DNSCacheShard`), except in an entry stored as wire: there they are
+/// set when it is made and never change.
 final class DNSCacheEntry: @unchecked Sendable {
     let rcode: DNSResponseCode
     let answers: [DNSResourceRecord]
     let authorities: [DNSResourceRecord]
     let additionals: [DNSResourceRecord]
-    /// The encoded form the entry was stored as, if it was stored from the wire (then the three
+    /// Whether the entry was stored in its encoded form only (then `wire` holds it and the three
     /// record arrays are empty).
-    let stored: DNSCachedWire?
+    let storedAsWire: Bool
     /// Uptime when stored, in nanoseconds.
     let storedAt: UInt64
     /// Lifetime in seconds, at least 1.
@@ -39,7 +40,7 @@ final class DNSCacheEntry: @unchecked Sendable {
         self.additionals = additionals
         self.storedAt = storedAt
         self.ttl = ttl
-        stored = nil
+        storedAsWire = false
     }
 
     /// An entry stored in its encoded form only.
@@ -48,7 +49,7 @@ final class DNSCacheEntry: @unchecked Sendable {
         answers = []
         authorities = []
         additionals = []
-        stored = wire
+        storedAsWire = true
         self.storedAt = storedAt
         self.ttl = ttl
         self.wire = wire
@@ -73,8 +74,9 @@ final class DNSCacheEntry: @unchecked Sendable {
     func answer(at nanoseconds: UInt64, question: DNSQuestion) -> CachedAnswer? {
         let elapsed = elapsedSeconds(at: nanoseconds)
         var (answers, authorities, additionals) = (self.answers, self.authorities, self.additionals)
-        if let stored {
-            guard let records = stored.records(question: question) else { return nil }
+        if storedAsWire {
+            // Set when stored and never changed after, so it may be read without the shard's lock.
+            guard let records = wire?.records(question: question) else { return nil }
             (answers, authorities, additionals) = records
         }
         func aged(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] {

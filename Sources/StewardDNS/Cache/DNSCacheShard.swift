@@ -46,14 +46,11 @@ struct DNSCacheKey: Hashable, Sendable {
 /// sweeps, clearing bits, and evicts the first slot that is expired or was not used since the
 /// hand last passed. That approximates LRU with O(1) work per hit and no list to relink.
 ///
+/// The slots are parallel arrays, so the hand reads only reference bits and expiry times, packed
+/// together, and touches no entry (and no reference count) on its way.
+///
 /// A plain value: `DNSCache` keeps each shard behind its own `Mutex`.
 struct DNSCacheShard {
-    private struct Slot {
-        var key: DNSCacheKey
-        var entry: DNSCacheEntry
-        var referenced: Bool
-    }
-
     /// What a lookup found.
     enum Lookup {
         case hit(DNSCacheEntry)
@@ -62,7 +59,12 @@ struct DNSCacheShard {
 
     let capacity: Int
     private var index: [DNSCacheKey: Int] = [:]
-    private var slots: [Slot?] = []
+    /// Per slot: the key and entry (nil when free), whether it was hit since the hand passed,
+    /// and when it expires (uptime nanoseconds).
+    private var keys: [DNSCacheKey?] = []
+    private var entries: [DNSCacheEntry?] = []
+    private var referenced: [Bool] = []
+    private var expiries: [UInt64] = []
     private var freeSlots: [Int] = []
     private var hand = 0
 
@@ -74,13 +76,13 @@ struct DNSCacheShard {
 
     /// The live entry for `key`; an expired one is removed and reported as a miss.
     mutating func lookup(_ key: DNSCacheKey, at nanoseconds: UInt64) -> Lookup {
-        guard let position = index[key], let slot = slots[position] else { return .miss }
-        guard !slot.entry.isExpired(at: nanoseconds) else {
+        guard let position = index[key], let entry = entries[position] else { return .miss }
+        guard nanoseconds < expiries[position] else {
             remove(at: position)
             return .miss
         }
-        slots[position]?.referenced = true
-        return .hit(slot.entry)
+        referenced[position] = true
+        return .hit(entry)
     }
 
     /// What `lookupWire` found.
@@ -93,79 +95,84 @@ struct DNSCacheShard {
         case miss
     }
 
-    /// The encoded form of the live entry for `key`, taken without copying the entry; an expired
-    /// entry is removed, as by `lookup`.
+    /// The encoded form of the live entry for `key`; an expired entry is removed, as by `lookup`.
     mutating func lookupWire(_ key: DNSCacheKey, at nanoseconds: UInt64) -> WireLookup {
-        // Reads the slot in place: binding it (`let slot = slots[position]`) would copy the entry.
-        guard let position = index[key], let expired = slots[position]?.entry.isExpired(at: nanoseconds) else {
-            return .miss
-        }
-        guard !expired else {
+        guard let position = index[key], let entry = entries[position] else { return .miss }
+        guard nanoseconds < expiries[position] else {
             remove(at: position)
             return .miss
         }
-        slots[position]?.referenced = true
-        if let wire = slots[position]?.entry.wire, let storedAt = slots[position]?.entry.storedAt {
-            return .wire(wire, storedAt: storedAt)
-        }
-        if slots[position]?.entry.wireMade == true { return .miss }
-        return slots[position].map { .unencoded($0.entry) } ?? .miss
+        referenced[position] = true
+        if let wire = entry.wire { return .wire(wire, storedAt: entry.storedAt) }
+        return entry.wireMade ? .miss : .unencoded(entry)
     }
 
     /// Keeps the encoded form made for the entry stored at `storedAt` under `key` (nil: it cannot
     /// be made), unless that entry was replaced meanwhile.
     mutating func setWire(_ wire: DNSCachedWire?, for key: DNSCacheKey, storedAt: UInt64) {
-        guard let position = index[key], slots[position]?.entry.storedAt == storedAt else { return }
-        slots[position]?.entry.wire = wire
-        slots[position]?.entry.wireMade = true
+        guard let position = index[key], let entry = entries[position], entry.storedAt == storedAt,
+            !entry.storedAsWire
+        else { return }
+        entry.wire = wire
+        entry.wireMade = true
     }
 
     /// Stores `entry` under `key`, replacing any entry for it; evicts one entry if the shard is full.
     mutating func insert(_ key: DNSCacheKey, _ entry: DNSCacheEntry, at nanoseconds: UInt64) {
         if let position = index[key] {
-            slots[position] = Slot(key: key, entry: entry, referenced: true)
+            entries[position] = entry
+            referenced[position] = true
+            expiries[position] = entry.expiresAt
             return
         }
         let position: Int
         if let free = freeSlots.popLast() {
             position = free
-        } else if slots.count < capacity {
-            position = slots.count
-            slots.append(nil)
+        } else if keys.count < capacity {
+            position = keys.count
+            keys.append(nil)
+            entries.append(nil)
+            referenced.append(false)
+            expiries.append(0)
         } else {
             position = victim(at: nanoseconds)
-            if let evicted = slots[position]?.key { index.removeValue(forKey: evicted) }
+            if let evicted = keys[position] { index.removeValue(forKey: evicted) }
         }
         // A new entry starts unreferenced: it must be hit once to survive the next sweep, which
         // keeps a burst of one-off names from pushing out the names that are asked again and again.
-        slots[position] = Slot(key: key, entry: entry, referenced: false)
+        keys[position] = key
+        entries[position] = entry
+        referenced[position] = false
+        expiries[position] = entry.expiresAt
         index[key] = position
     }
 
     mutating func removeAll() {
         index.removeAll()
-        slots.removeAll()
+        keys.removeAll()
+        entries.removeAll()
+        referenced.removeAll()
+        expiries.removeAll()
         freeSlots.removeAll()
         hand = 0
     }
 
     /// Runs the CLOCK hand to the slot to evict (all slots are occupied when this is called).
-    /// Slots are read in place: binding one would copy its entry (and retain all it holds) for
-    /// every slot the hand passes.
     private mutating func victim(at nanoseconds: UInt64) -> Int {
         while true {
             let position = hand
-            hand = (hand + 1) % slots.count
-            guard let referenced = slots[position]?.referenced else { return position }
-            if !referenced || slots[position]?.entry.isExpired(at: nanoseconds) == true { return position }
-            slots[position]?.referenced = false
+            hand = (hand + 1) % keys.count
+            if !referenced[position] || expiries[position] <= nanoseconds { return position }
+            referenced[position] = false
         }
     }
 
     private mutating func remove(at position: Int) {
-        guard let slot = slots[position] else { return }
-        index.removeValue(forKey: slot.key)
-        slots[position] = nil
+        guard let key = keys[position] else { return }
+        index.removeValue(forKey: key)
+        keys[position] = nil
+        entries[position] = nil
+        referenced[position] = false
         freeSlots.append(position)
     }
 }

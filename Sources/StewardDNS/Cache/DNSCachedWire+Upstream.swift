@@ -189,14 +189,21 @@ extension DNSCachedWire {
             let lifetime = admission.admit(
                 rcode: rcode == 0 ? .noError : .nxDomain, questionType: key.type, answers: &answers,
                 authorities: &authorities, additionals: &additionals)
-            let ttls = (answers + authorities + additionals).map(\.ttl)
-            var sections = ByteBufferAllocator().buffer(capacity: sectionsEnd - questionEnd)
-            sections.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[questionEnd..<sectionsEnd]))
-            for (offset, ttl) in zip(ttlOffsets, ttls) { sections.setInteger(ttl, at: Int(offset)) }
+            var ttlFields: [TTLField] = []
+            ttlFields.reserveCapacity(ttlOffsets.count)
+            var sections = Array(UnsafeRawBufferPointer(rebasing: bytes[questionEnd..<sectionsEnd]))
+            for (offset, record) in zip(ttlOffsets, [answers, authorities, additionals].joined()) {
+                ttlFields.append(TTLField(offset: offset, ttl: record.ttl))
+                let at = Int(offset)
+                sections[at] = UInt8(truncatingIfNeeded: record.ttl >> 24)
+                sections[at + 1] = UInt8(truncatingIfNeeded: record.ttl >> 16)
+                sections[at + 2] = UInt8(truncatingIfNeeded: record.ttl >> 8)
+                sections[at + 3] = UInt8(truncatingIfNeeded: record.ttl)
+            }
             let wire = DNSCachedWire(
                 sections: sections, nameLength: nameLength, answerCount: UInt16(answerCount),
                 authorityCount: UInt16(authorityCount), additionalCount: UInt16(additionalCount),
-                rcode: UInt16(rcode), ttlOffsets: ttlOffsets, ttls: ttls, checks: checks)
+                rcode: UInt16(rcode), ttlFields: ttlFields, checks: checks)
             return (wire, lifetime)
         }
     }

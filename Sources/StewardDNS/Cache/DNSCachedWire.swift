@@ -20,8 +20,14 @@ struct DNSCachedWire: Sendable {
         case address(IPAddress)
     }
 
+    /// Where a TTL sits in `sections`, and its value as stored (aged on every hit).
+    struct TTLField: Sendable {
+        let offset: UInt16
+        let ttl: UInt32
+    }
+
     /// The sections, encoded.
-    let sections: ByteBuffer
+    let sections: [UInt8]
     /// The question name's length on the wire (a client's spelling has the same length).
     let nameLength: Int
     let answerCount: UInt16
@@ -29,10 +35,12 @@ struct DNSCachedWire: Sendable {
     let additionalCount: UInt16
     /// The RCODE (NOERROR or NXDOMAIN, so it fits the header).
     let rcode: UInt16
-    /// Offsets of the TTL fields in `sections`, with the TTLs as stored (aged on every hit).
-    let ttlOffsets: [UInt16]
-    let ttls: [UInt32]
+    /// Every TTL field, in record order.
+    let ttlFields: [TTLField]
     let checks: [Check]
+
+    /// The TTLs as stored, in record order.
+    var ttls: [UInt32] { ttlFields.map(\.ttl) }
 
     /// Encodes `entry`'s sections after `question`; nil when they cannot be served this way (an
     /// RCODE that needs an OPT record, a message too large, or anything unexpected on the wire).
@@ -47,7 +55,7 @@ struct DNSCachedWire: Sendable {
         let sectionsStart = DNSHeader.size + question.name.wireLength + 4
         let recordCount = entry.answers.count + entry.authorities.count + entry.additionals.count
         guard let offsets = Self.ttlOffsets(in: encoded, from: sectionsStart, records: recordCount),
-            let sections = encoded.getSlice(at: sectionsStart, length: encoded.writerIndex - sectionsStart)
+            let sections = encoded.getBytes(at: sectionsStart, length: encoded.writerIndex - sectionsStart)
         else { return nil }
         self.sections = sections
         self.nameLength = question.name.wireLength
@@ -55,8 +63,9 @@ struct DNSCachedWire: Sendable {
         self.authorityCount = UInt16(entry.authorities.count)
         self.additionalCount = UInt16(entry.additionals.count)
         self.rcode = UInt16(entry.rcode.rawValue & 0xF)
-        self.ttlOffsets = offsets.map { UInt16($0 - sectionsStart) }
-        self.ttls = (entry.answers + entry.authorities + entry.additionals).map(\.ttl)
+        self.ttlFields = zip(offsets, entry.answers + entry.authorities + entry.additionals).map { offset, record in
+            TTLField(offset: UInt16(offset - sectionsStart), ttl: record.ttl)
+        }
         var checks: [Check] = []
         for record in entry.answers {
             if record.name != question.name { checks.append(.name(record.name)) }
@@ -68,8 +77,8 @@ struct DNSCachedWire: Sendable {
     }
 
     init(
-        sections: ByteBuffer, nameLength: Int, answerCount: UInt16, authorityCount: UInt16, additionalCount: UInt16,
-        rcode: UInt16, ttlOffsets: [UInt16], ttls: [UInt32], checks: [Check]
+        sections: [UInt8], nameLength: Int, answerCount: UInt16, authorityCount: UInt16, additionalCount: UInt16,
+        rcode: UInt16, ttlFields: [TTLField], checks: [Check]
     ) {
         self.sections = sections
         self.nameLength = nameLength
@@ -77,8 +86,7 @@ struct DNSCachedWire: Sendable {
         self.authorityCount = authorityCount
         self.additionalCount = additionalCount
         self.rcode = rcode
-        self.ttlOffsets = ttlOffsets
-        self.ttls = ttls
+        self.ttlFields = ttlFields
         self.checks = checks
     }
 
@@ -87,20 +95,19 @@ struct DNSCachedWire: Sendable {
     func records(question: DNSQuestion) -> (answers: [DNSResourceRecord], authorities: [DNSResourceRecord], additionals: [DNSResourceRecord])? {
         guard question.name.wireLength == nameLength else { return nil }
         var message = ByteBuffer()
-        message.reserveCapacity(DNSHeader.size + nameLength + 4 + sections.readableBytes)
+        message.reserveCapacity(DNSHeader.size + nameLength + 4 + sections.count)
         message.writeMultipleIntegers(
             UInt16(0), UInt16(0x8000) | rcode, UInt16(1), answerCount, authorityCount, additionalCount)
         question.name.encode(into: &message)
         message.writeMultipleIntegers(question.type.rawValue, question.class.rawValue)
-        var sections = self.sections
-        message.writeBuffer(&sections)
+        message.writeBytes(sections)
         guard let parsed = try? DNSMessage(from: &message) else { return nil }
         return (parsed.answers, parsed.authorities, parsed.additionals)
     }
 
     /// Octets of the response to a query whose header and question take `questionEnd` octets.
     func responseSize(questionEnd: Int, withOPT: Bool) -> Int {
-        questionEnd + sections.readableBytes + (withOPT ? 11 : 0)
+        questionEnd + sections.count + (withOPT ? 11 : 0)
     }
 
     /// Writes the response to the simple query `preview` of `packet`: the query's ID and question
@@ -113,8 +120,7 @@ struct DNSCachedWire: Sendable {
         let base = response.writerIndex
         let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
         response.writeBytes(packet.readableBytesView.prefix(questionEnd))
-        var sections = self.sections
-        response.writeBuffer(&sections)
+        response.writeBytes(sections)
         if let opt = preview.opt {
             response.writeInteger(UInt8(0))
             response.writeInteger(DNSRecordType.OPT.rawValue)
@@ -129,9 +135,8 @@ struct DNSCachedWire: Sendable {
             at: base + 2)
         guard elapsed > 0 else { return }
         let sectionsStart = base + questionEnd
-        for index in ttlOffsets.indices {
-            let ttl = ttls[index]
-            response.setInteger(ttl > elapsed ? ttl - elapsed : 0, at: sectionsStart + Int(ttlOffsets[index]))
+        for field in ttlFields {
+            response.setInteger(field.ttl > elapsed ? field.ttl - elapsed : 0, at: sectionsStart + Int(field.offset))
         }
     }
 
