@@ -95,14 +95,24 @@ extension DNSFilter {
         _ decision: Decision, responseCode: UInt16, _ context: Context, cacheHit: Bool = false, upstream: Int16 = -1
     ) {
         count(decision)
-        if let recorder {
-            let elapsed = (NIODeadline.now() - context.started).nanoseconds / 1000
-            recorder.record(
-                ActivityEvent(
-                    time: context.now * 1_000_000_000, source: .dns, client: context.client,
-                    personID: context.subject.personID, name: context.name, queryType: context.question.type.rawValue,
-                    decision: decision, snapshot: context.snapshot, responseCode: responseCode,
-                    latencyMicros: UInt32(clamping: elapsed), cacheHit: cacheHit, upstream: upstream))
-        }
+        record(
+            decision, responseCode: responseCode, client: context.client, subject: context.subject, name: context.name,
+            type: context.question.type, snapshot: context.snapshot, now: context.now, started: context.started,
+            cacheHit: cacheHit, upstream: upstream)
+    }
+
+    /// Records an answer's activity event (`name` as text, lower-cased), if there is a recorder.
+    func record(
+        _ decision: Decision, responseCode: UInt16, client: IPAddress, subject: Subject, name: String,
+        type: DNSRecordType, snapshot: PolicySnapshot, now: Int64, started: NIODeadline, cacheHit: Bool,
+        upstream: Int16
+    ) {
+        guard let recorder else { return }
+        let elapsed = (NIODeadline.now() - started).nanoseconds / 1000
+        recorder.record(
+            ActivityEvent(
+                time: now * 1_000_000_000, source: .dns, client: client, personID: subject.personID, name: name,
+                queryType: type.rawValue, decision: decision, snapshot: snapshot, responseCode: responseCode,
+                latencyMicros: UInt32(clamping: elapsed), cacheHit: cacheHit, upstream: upstream))
     }
 }

@@ -47,15 +47,9 @@ extension DNSFilter {
         else { return .declined }
         DNSMetrics.bump(metrics.cacheHits)
         count(decision)
-        if let recorder {
-            let elapsedMicros = (NIODeadline.now() - started).nanoseconds / 1000
-            recorder.record(
-                ActivityEvent(
-                    time: now * 1_000_000_000, source: .dns, client: client, personID: subject.personID,
-                    name: text ?? name.description, queryType: preview.qtype.rawValue, decision: decision,
-                    snapshot: snapshot, responseCode: wire.rcode, latencyMicros: UInt32(clamping: elapsedMicros),
-                    cacheHit: true, upstream: -1))
-        }
+        record(
+            decision, responseCode: wire.rcode, client: client, subject: subject, name: text ?? name.description,
+            type: preview.qtype, snapshot: snapshot, now: now, started: started, cacheHit: true, upstream: -1)
         return .answered
     }
 }

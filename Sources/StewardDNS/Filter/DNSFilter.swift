@@ -278,18 +278,19 @@ public final class DNSFilter: Sendable {
     /// policy's checks of the answer's other names and addresses, the client's header and question,
     /// our OPT — counted and recorded as `answer(forwarded:…)` does. Nil (nothing counted) when the
     /// policy blocks something in it or it does not fit the client: the general way then answers.
-    func answer(
-        relayed wire: DNSCachedWire, upstream: Int, decision: Decision, context: Context, packet: ByteBuffer,
-        preview: DNSQueryPreview
-    ) -> ByteBuffer? {
+    func answer(relayed wire: DNSCachedWire, upstream: Int, miss: DNSFilterMiss, packet: ByteBuffer) -> ByteBuffer? {
         var response = ByteBuffer()
         guard
             serve(
-                wire, elapsed: 0, packet: packet, preview: preview, transport: .udp, snapshot: context.snapshot,
-                subject: context.subject, zone: context.zone, now: context.now, into: &response)
+                wire, elapsed: 0, packet: packet, preview: miss.preview, transport: .udp, snapshot: miss.snapshot,
+                subject: miss.subject, zone: miss.zone, now: miss.now, into: &response)
         else { return nil }
-        noteUpstream(started: context.started)
-        note(decision, responseCode: wire.rcode, context, upstream: Int16(upstream))
+        noteUpstream(started: miss.started)
+        count(miss.decision)
+        record(
+            miss.decision, responseCode: wire.rcode, client: miss.client, subject: miss.subject,
+            name: miss.text ?? miss.name.lowercasedText, type: miss.preview.qtype, snapshot: miss.snapshot,
+            now: miss.now, started: miss.started, cacheHit: false, upstream: Int16(upstream))
         return response
     }
 

@@ -32,17 +32,23 @@
         /// A client query waiting for an upstream's answer. (Classes, this and `Flight`: they are
         /// large, and moving them between the tables and the answer would copy them each time.)
         final class Waiter {
-            let context: DNSFilter.Context
-            let decision: Decision
+            /// What the fast path learnt of the query.
+            let miss: DNSFilterMiss
             let query: DNSUDPQuery
-            /// What the fast path read of `query.packet`.
-            let preview: DNSQueryPreview
+            /// The general path's context, made only when the answer must go that way.
+            private var made: DNSFilter.Context?
 
-            init(context: DNSFilter.Context, decision: Decision, query: DNSUDPQuery, preview: DNSQueryPreview) {
-                self.context = context
-                self.decision = decision
+            var decision: Decision { miss.decision }
+
+            init(miss: DNSFilterMiss, query: DNSUDPQuery) {
+                self.miss = miss
                 self.query = query
-                self.preview = preview
+            }
+
+            /// The general path's context for the query (nil if the packet no longer holds it).
+            func context(_ filter: DNSFilter) -> DNSFilter.Context? {
+                if made == nil { made = filter.context(of: miss, packet: query.packet) }
+                return made
             }
         }
 
@@ -158,19 +164,19 @@
         /// or joins an identical one in flight; false when it cannot (the caller hands it to the
         /// event loop as it is).
         func forward(_ miss: DNSFilterMiss, query: DNSUDPQuery) -> Bool {
-            guard !forwarder.configuration.upstreams.isEmpty, let context = filter.context(of: miss, packet: query.packet)
-            else { return false }
+            guard !forwarder.configuration.upstreams.isEmpty else { return false }
+            let waiter = Waiter(miss: miss, query: query)
             DNSMetrics.bump(filter.metrics.cacheMisses)
             guard forwarder.enter() else {
                 // As the general path answers `UpstreamError.overloaded`.
+                guard let context = waiter.context(filter) else { return false }
                 emit(filter.answerFailed(decision: miss.decision, context: context), to: query)
                 return true
             }
             forwarder.metrics.recordQuery()
-            let waiter = Waiter(context: context, decision: miss.decision, query: query, preview: miss.preview)
-            let key = Key(
-                question: miss.key, flags: context.query.header.flags & 0x7970,
-                dnssecOK: context.query.edns?.dnssecOK ?? false)
+            let flags = miss.preview.flags & UpstreamQuery.forwardedFlags
+            let dnssecOK = miss.preview.opt?.dnssecOK ?? false
+            let key = Key(question: miss.key, flags: flags, dnssecOK: dnssecOK)
             if let slot = byKey[key], let count = flights[slot]?.waiters.count, count < Self.maxWaitersPerFlight {
                 forwarder.metrics.recordCoalesced()
                 flights[slot]?.waiters.append(waiter)
@@ -197,9 +203,13 @@
             }
             var id = UInt16.random(in: .min ... .max, using: &generator)
             while socket.waiting[id] != nil { id = UInt16.random(in: .min ... .max, using: &generator) }
+            // The name in the client's letter case, as the forwarder sends it, from the client's
+            // own packet (the question the answer is read against is the cache's, lower-cased).
+            let nameRange = miss.preview.nameRange
             let upstreamQuery = UpstreamQuery(
-                forwarding: context.query, question: context.question, id: id,
-                to: forwarder.configuration.upstreams[upstream])
+                flags: flags, question: DNSQuestion(name: miss.name, type: miss.preview.qtype, class: miss.preview.qclass),
+                dnssecOK: dnssecOK, id: id, to: forwarder.configuration.upstreams[upstream],
+                spelling: query.packet.getSlice(at: nameRange.lowerBound, length: nameRange.count))
             serials &+= 1
             let slot = freeFlights.popLast() ?? {
                 flights.append(nil)
@@ -345,24 +355,23 @@
                 forwarder.metrics.recordAnswered()
                 forwarder.leave()
                 if let response = filter.answer(
-                    relayed: wire, upstream: flight.upstream, decision: waiter.decision, context: waiter.context,
-                    packet: waiter.query.packet, preview: waiter.preview)
+                    relayed: wire, upstream: flight.upstream, miss: waiter.miss, packet: waiter.query.packet)
                 {
                     emit(response, to: waiter.query)
                     continue
                 }
+                guard let context = waiter.context(filter) else { continue }
                 if message == nil, case .accept(let parsed) = flight.query.evaluate(datagram, from: nil) {
                     message = parsed
                 }
                 guard let message else {
-                    emit(filter.answerFailed(decision: waiter.decision, context: waiter.context), to: waiter.query)
+                    emit(filter.answerFailed(decision: waiter.decision, context: context), to: waiter.query)
                     continue
                 }
-                let response = UpstreamQuery.clientResponse(from: message, to: waiter.context.query)
+                let response = UpstreamQuery.clientResponse(from: message, to: context.query)
                 emit(
                     filter.answer(
-                        forwarded: response, upstream: flight.upstream, decision: waiter.decision,
-                        context: waiter.context),
+                        forwarded: response, upstream: flight.upstream, decision: waiter.decision, context: context),
                     to: waiter.query)
             }
         }
@@ -387,11 +396,11 @@
                     DNSMetrics.bump(filter.metrics.relayed)
                     forwarder.metrics.recordAnswered()
                     forwarder.leave()
-                    let response = UpstreamQuery.clientResponse(from: message, to: waiter.context.query)
+                    guard let context = waiter.context(filter) else { continue }
+                    let response = UpstreamQuery.clientResponse(from: message, to: context.query)
                     emit(
                         filter.answer(
-                            forwarded: response, upstream: flight.upstream, decision: waiter.decision,
-                            context: waiter.context),
+                            forwarded: response, upstream: flight.upstream, decision: waiter.decision, context: context),
                         to: waiter.query)
                 }
             case .failed(let failure):

@@ -27,23 +27,36 @@ struct UpstreamQuery: Sendable {
     /// `advertisedPayloadSize` that keeps only the client's DO bit (RFC 3225 3). The client's own
     /// EDNS options (cookies, client subnet, padding) are hop-by-hop and are not passed on.
     init(forwarding clientQuery: DNSMessage, question: DNSQuestion, id: UInt16, to upstream: SocketAddress) {
-        var header = clientQuery.header
-        header.id = id
-        header.qr = false
-        header.tc = false
-        header.aa = false
-        header.ra = false
-        header.rcode = .noError
+        self.init(
+            flags: clientQuery.header.flags & Self.forwardedFlags, question: question,
+            dnssecOK: clientQuery.edns?.dnssecOK ?? false, id: id, to: upstream)
+    }
+
+    /// The header flags a forwarded query keeps of the client's: opcode, RD, Z, AD and CD (QR, AA,
+    /// TC, RA and the RCODE are a response's).
+    static let forwardedFlags: UInt16 = 0x7970
+
+    /// The same query from its parts: `flags` already masked with `forwardedFlags`; the name is
+    /// written as `spelling` (the client's own octets of the same name), if given.
+    init(
+        flags: UInt16, question: DNSQuestion, dnssecOK: Bool, id: UInt16, to upstream: SocketAddress,
+        spelling: ByteBuffer? = nil
+    ) {
         // Written directly: what `DNSMessage(header:questions:edns:).encoded()` writes for one
         // question and an OPT record (a single name has nothing to compress), without building
-        // the message and its compression table for every forwarded query.
-        let opt = EDNS(udpPayloadSize: Self.advertisedPayloadSize, dnssecOK: clientQuery.edns?.dnssecOK ?? false)
+        // the message and its compression table for every forwarded query: the OPT record is
+        // root owner, type OPT, our payload size, no extended RCODE, version 0, the DO bit, no data.
         var wire = ByteBuffer()
-        wire.reserveCapacity(DNSHeader.size + question.name.wireLength + 4 + opt.wireLength)
-        wire.writeMultipleIntegers(header.id, header.flags, UInt16(1), UInt16(0), UInt16(0), UInt16(1))
-        wire.writeBytes(question.name.wireBytes)
-        wire.writeMultipleIntegers(question.type.rawValue, question.class.rawValue)
-        opt.encode(into: &wire)
+        wire.reserveCapacity(DNSHeader.size + question.name.wireLength + 4 + 11)
+        wire.writeMultipleIntegers(id, flags, UInt16(1), UInt16(0), UInt16(0), UInt16(1))
+        if let spelling, spelling.readableBytes == question.name.wireLength {
+            wire.writeImmutableBuffer(spelling)
+        } else {
+            wire.writeBytes(question.name.wireBytes)
+        }
+        wire.writeMultipleIntegers(
+            question.type.rawValue, question.class.rawValue, UInt8(0), DNSRecordType.OPT.rawValue,
+            Self.advertisedPayloadSize, UInt32(dnssecOK ? 0x8000 : 0), UInt16(0))
         self.id = id
         self.question = question
         self.upstream = upstream
