@@ -8,15 +8,19 @@ import NIOCore
 /// client that read slower than the proxy wrote would lose the tail of an answer whenever the
 /// connection was closed after it: a tunnel whose origin finished, a download answered with
 /// `Connection: close`, a block page. An empty write completes after the writes queued before it,
-/// in order; the close follows it. A peer that stops reading cannot hold the connection: after
-/// `grace` the channel is closed regardless.
+/// in order; the close follows it.
+///
+/// A peer that stops reading cannot hold the connection: a full close goes ahead after `grace`
+/// (the proxy's idle timeout) regardless. A half-close has no such bound of its own: the other
+/// direction may still be busy, and a connection on which nothing moves at all is closed by the
+/// idle timer, in full, and so within `grace` after that.
 final class CloseAfterWrites: ChannelOutboundHandler {
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
 
     let grace: TimeAmount
 
-    init(grace: TimeAmount = .seconds(30)) {
+    init(grace: TimeAmount) {
         self.grace = grace
     }
 
@@ -26,11 +30,11 @@ final class CloseAfterWrites: ChannelOutboundHandler {
             return
         }
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let forced = context.eventLoop.scheduleTask(in: grace) {
-            loopBound.value.close(mode: .all, promise: nil)
-        }
+        let forced =
+            mode == .all
+            ? context.eventLoop.scheduleTask(in: grace) { loopBound.value.close(mode: .all, promise: nil) } : nil
         context.writeAndFlush(NIOAny(ByteBuffer())).whenComplete { _ in
-            forced.cancel()
+            forced?.cancel()
             loopBound.value.close(mode: mode, promise: promise)
         }
     }

@@ -11,7 +11,7 @@ import StewardPolicy
 enum ProxyConnection {
     static func setUp(_ channel: any Channel, shared: ProxyShared) throws {
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(CloseAfterWrites())
+        try sync.addHandler(CloseAfterWrites(grace: shared.configuration.idleTimeout))
         guard let client = channel.remoteAddress?.ipAddress.flatMap({ IPAddress($0) }) else {
             channel.close(promise: nil)
             return

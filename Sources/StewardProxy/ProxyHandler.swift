@@ -588,12 +588,13 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         let limiter = shared.limiter
+        let grace = shared.configuration.idleTimeout
         originBootstrap(context)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.autoRead, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(CloseAfterWrites(), ReadThrottle(limiter: limiter))
+                    try channel.pipeline.syncOperations.addHandlers(CloseAfterWrites(grace: grace), ReadThrottle(limiter: limiter))
                 }
             }
             .connect(host: host, port: port)

@@ -183,6 +183,48 @@ import Testing
         }
     }
 
+    /// An answer to `www.example.com A` whose second record's owner reaches the question through
+    /// `chain` compression pointers kept in the first record (a TXT record's data): `chain + 1` hops.
+    static func pointerChain(_ chain: Int) -> ByteBuffer {
+        var bytes: [UInt8] = [0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0]
+        bytes += [3] + Array("www".utf8) + [7] + Array("example".utf8) + [3] + Array("com".utf8) + [0, 0, 1, 0, 1]
+        let rdataStart = bytes.count + 12
+        bytes += [0xC0, 0x0C, 0, 16, 0, 1, 0, 0, 0, 60, UInt8((2 * chain) >> 8), UInt8((2 * chain) & 0xFF)]
+        for index in 0..<chain {
+            let target = index == 0 ? 12 : rdataStart + 2 * (index - 1)
+            bytes += [0xC0 | UInt8(target >> 8), UInt8(target & 0xFF)]
+        }
+        let last = rdataStart + 2 * (chain - 1)
+        bytes += [0xC0 | UInt8(last >> 8), UInt8(last & 0xFF), 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]
+        return ByteBuffer(bytes: bytes)
+    }
+
+    @Test("Names are read by the parser's pointer rules: no pointer into the labels it ends, at most 128 hops")
+    func pointerRules() throws {
+        let query = try Self.clientQuery("www.example.com", edns: nil)
+        // 101 hops: the parser reads it, and so does the wire reader.
+        var within = Self.pointerChain(100)
+        #expect((try? DNSMessage(from: &within)) != nil)
+        #expect(Self.read(Self.pointerChain(100), for: query) != nil)
+        // 131 hops: neither does.
+        var beyond = Self.pointerChain(130)
+        #expect((try? DNSMessage(from: &beyond)) == nil)
+        #expect(Self.read(Self.pointerChain(130), for: query) == nil)
+
+        // A CNAME target `02 00 00 C0 <its own second octet>`: the pointer lands inside the run of
+        // labels it ends (before itself, but not before the run): the parser calls that a loop.
+        var message = DNSMessage(
+            header: DNSHeader(id: 0x1111, qr: true, rd: true, ra: true), questions: query.questions)
+        message.addAnswer(.cname(try DNSName("www.example.com"), ttl: 60, target: try DNSName("x.example.com")))
+        let encoded = message.encoded()
+        let rdataStart = 12 + 21 + 12
+        var bytes = Array(encoded.readableBytesView.prefix(rdataStart - 2))
+        bytes += [0, 5, 0x02, 0x00, 0x00, 0xC0, UInt8(rdataStart + 1)]
+        var looped = ByteBuffer(bytes: bytes)
+        #expect((try? DNSMessage(from: &looped)) == nil)
+        #expect(Self.read(ByteBuffer(bytes: bytes), for: query) == nil)
+    }
+
     @Test("TTLs are stored and served as the cache admits them: clamped, and a negative answer's from its SOA")
     func ttls() throws {
         let query = try Self.clientQuery("www.example.com", edns: nil)

@@ -236,7 +236,10 @@ import Testing
             #expect(ended)
             let received = client.received.withLockedValue { $0 }
             let separator = Array("\r\n\r\n".utf8)
-            let headEnd = (0...max(0, received.count - separator.count)).first { Array(received[$0..<$0 + separator.count]) == separator }
+            let headEnd =
+                received.count < separator.count
+                ? nil
+                : (0...received.count - separator.count).first { Array(received[$0..<$0 + separator.count]) == separator }
             let head = headEnd.map { String(decoding: received[..<$0], as: UTF8.self) } ?? ""
             #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
             #expect(head.contains("Content-Length: \(8 << 20)"), "\(head)")

@@ -11,7 +11,8 @@ extension DNSCachedWire {
     /// (QR) to a standard query, not truncated, NOERROR or NXDOMAIN, one question written out in
     /// full that is the key's (name compared case-insensitively, type, class). Its records are
     /// walked to the last octet with the parser's rules (`DNSRecordData.read`): names of at most
-    /// 255 octets whose compression pointers go strictly backwards and never into the header (a
+    /// 255 octets whose compression pointers go backwards (before the labels they end, at most
+    /// `DNSName.maxPointerHops` of them) and never into the header (a
     /// served answer has the client's header there; the question's name, at the same offset and of
     /// the same length, is the client's spelling of the same name), A and AAAA data of their
     /// sizes, CNAME, NS, PTR, DNAME, MX, SRV and SOA data that are exactly their names and fields.
@@ -47,11 +48,15 @@ extension DNSCachedWire {
                 u16(DNSHeader.size + nameLength + 2) == Int(key.class.rawValue)
             else { return nil }
 
-            /// Where the name at `start` ends in the stream, or nil if it breaks a rule above.
+            /// Where the name at `start` ends in the stream, or nil if it breaks a rule above or
+            /// one of `DNSWireReader.readName`'s: a pointer must land before the run of labels it
+            /// ends (not only before itself), and a name follows at most `maxPointerHops`.
             func nameEnd(_ start: Int, limit: Int) -> Int? {
                 var cursor = start
+                var segmentStart = start
                 var end: Int? = nil
                 var length = 0
+                var hops = 0
                 while true {
                     guard cursor < limit else { return nil }
                     let label = Int(bytes[cursor])
@@ -62,8 +67,12 @@ extension DNSCachedWire {
                     if label & 0xC0 == 0xC0 {
                         guard cursor + 2 <= limit else { return nil }
                         let target = (label & 0x3F) << 8 | Int(bytes[cursor + 1])
-                        guard target >= DNSHeader.size, target < cursor else { return nil }
+                        hops += 1
+                        guard target >= DNSHeader.size, target < segmentStart, hops <= DNSName.maxPointerHops else {
+                            return nil
+                        }
                         if end == nil { end = cursor + 2 }
+                        segmentStart = target
                         cursor = target
                         continue
                     }
@@ -107,8 +116,9 @@ extension DNSCachedWire {
             var additionals: [DNSCacheAdmission.Record] = []
             var ttlOffsets: [UInt16] = []
             var checks: [Check] = []
-            answers.reserveCapacity(answerCount)
-            ttlOffsets.reserveCapacity(total)
+            // (Counts are the sender's: reserve no more than the datagram can hold, 11 octets a record.)
+            answers.reserveCapacity(min(answerCount, count / 11))
+            ttlOffsets.reserveCapacity(min(total, count / 11))
             var position = questionEnd
             var optStart: Int? = nil
             for index in 0..<total {

@@ -360,7 +360,11 @@
                     emit(response, to: waiter.query)
                     continue
                 }
-                guard let context = waiter.context(filter) else { continue }
+                guard let context = waiter.context(filter) else {
+                    // (Cannot happen: the fast path read this packet.) The event loop starts over.
+                    handedOver.append(waiter.query)
+                    continue
+                }
                 if message == nil, case .accept(let parsed) = flight.query.evaluate(datagram, from: nil) {
                     message = parsed
                 }
@@ -396,7 +400,11 @@
                     DNSMetrics.bump(filter.metrics.relayed)
                     forwarder.metrics.recordAnswered()
                     forwarder.leave()
-                    guard let context = waiter.context(filter) else { continue }
+                    guard let context = waiter.context(filter) else {
+                        // (Cannot happen: the fast path read this packet.) The event loop starts over.
+                        handedOver.append(waiter.query)
+                        continue
+                    }
                     let response = UpstreamQuery.clientResponse(from: message, to: context.query)
                     emit(
                         filter.answer(
