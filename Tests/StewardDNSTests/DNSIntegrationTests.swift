@@ -249,7 +249,7 @@ import Testing
             _ = try await node.dig(["casino.example", "A"])
             _ = try await node.dig(["allowed.example", "A"])
             var events: [ActivityRecord] = []
-            for _ in 0..<30 where events.isEmpty {
+            for _ in 0..<300 where events.isEmpty {
                 try await Task.sleep(for: .milliseconds(100))
                 events = try await node.node.activity.recent(name: "casino.example")
             }

@@ -205,13 +205,13 @@ import Testing
             _ = try await node.curl(["http://www.casino.example/roulette"])
             _ = try await node.curl(["http://127.0.0.1:\(node.origin.port)/hello.txt"])
             var blocked: [String] = []
-            for _ in 0..<40 where blocked.isEmpty {
+            for _ in 0..<300 where blocked.isEmpty {
                 try await Task.sleep(for: .milliseconds(100))
                 blocked = try await node.node.activity.recent(name: "www.casino.example").map { "\($0.source) \($0.method ?? "") \($0.path ?? "") \($0.action) \($0.rule ?? "") \($0.responseCode)" }
             }
             #expect(blocked.first == "proxy GET /roulette block no-gambling 403", "\(blocked)")
             var allowed: [Int64] = []
-            for _ in 0..<40 where allowed.isEmpty {
+            for _ in 0..<300 where allowed.isEmpty {
                 try await Task.sleep(for: .milliseconds(100))
                 allowed = try await node.node.activity.recent(name: "127.0.0.1").map(\.bytesOut)
             }
@@ -289,7 +289,7 @@ import Testing
             let allowed = try await node.curl(["-i", "--proxy-user", "sam@students.example:battery staple", "http://127.0.0.1:\(node.origin.port)/hello.txt"])
             #expect(allowed.output.contains("hello from the origin"), "\(allowed.output)")
             var people: [String?] = []
-            for _ in 0..<50 where Set(people).count < 2 {
+            for _ in 0..<300 where Set(people).count < 2 {
                 try await Task.sleep(for: .milliseconds(100))
                 people = try await node.node.activity.recent(name: "games.example").map(\.personID)
             }

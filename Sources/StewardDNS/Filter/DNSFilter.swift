@@ -276,22 +276,25 @@ public final class DNSFilter: Sendable {
     /// The relay's answer from the upstream's datagram read as a cache entry (already stored, if
     /// it may be): the client gets exactly what the cache hit that follows will give it — the
     /// policy's checks of the answer's other names and addresses, the client's header and question,
-    /// our OPT — counted and recorded as `answer(forwarded:…)` does. Nil (nothing counted) when the
-    /// policy blocks something in it or it does not fit the client: the general way then answers.
-    func answer(relayed wire: DNSCachedWire, upstream: Int, miss: DNSFilterMiss, packet: ByteBuffer) -> ByteBuffer? {
-        var response = ByteBuffer()
+    /// our OPT — written at the end of `response`, counted and recorded as `answer(forwarded:…)`
+    /// does. False (nothing written or counted) when the policy blocks something in it or it does
+    /// not fit the client: the general way then answers.
+    func answer(
+        relayed wire: DNSCachedWire, upstream: Int, miss: DNSFilterMiss, packet: ByteBuffer,
+        into response: inout ByteBuffer
+    ) -> Bool {
         guard
             serve(
                 wire, elapsed: 0, packet: packet, preview: miss.preview, transport: .udp, snapshot: miss.snapshot,
                 subject: miss.subject, zone: miss.zone, now: miss.now, into: &response)
-        else { return nil }
+        else { return false }
         noteUpstream(started: miss.started)
         count(miss.decision)
         record(
             miss.decision, responseCode: wire.rcode, client: miss.client, subject: miss.subject,
             name: miss.text ?? miss.name.lowercasedText, type: miss.preview.qtype, snapshot: miss.snapshot,
             now: miss.now, started: miss.started, cacheHit: false, upstream: Int16(upstream))
-        return response
+        return true
     }
 
     /// The context the general path would make for a query the fast path found missing from the

@@ -354,10 +354,15 @@
                 DNSMetrics.bump(filter.metrics.relayed)
                 forwarder.metrics.recordAnswered()
                 forwarder.leave()
-                if let response = filter.answer(
-                    relayed: wire, upstream: flight.upstream, miss: waiter.miss, packet: waiter.query.packet)
+                // Written straight into the answers' outbox, as the loop writes a cache hit.
+                makeRoomForAnswer()
+                if filter.answer(
+                    relayed: wire, upstream: flight.upstream, miss: waiter.miss, packet: waiter.query.packet,
+                    into: &answers.bytes)
                 {
-                    emit(response, to: waiter.query)
+                    withUnsafePointer(to: waiter.query.source) { source in
+                        answers.commit(to: source, length: waiter.query.sourceLength)
+                    }
                     continue
                 }
                 guard let context = waiter.context(filter) else {
@@ -428,12 +433,15 @@
         }
 
         private func emit(_ answer: ByteBuffer, to query: DNSUDPQuery) {
-            if answers.isFull {
-                answers.flush { DNSUDPSocket.sendAll(clientDescriptor, $0, flags: 0) }
-            }
+            makeRoomForAnswer()
             withUnsafePointer(to: query.source) { source in
                 answers.append(answer, to: source, length: query.sourceLength)
             }
+        }
+
+        /// Sends the answers waiting when the outbox is full.
+        private func makeRoomForAnswer() {
+            if answers.isFull { answers.flush { DNSUDPSocket.sendAll(clientDescriptor, $0, flags: 0) } }
         }
 
         /// A usable socket to `upstream`, chosen at random; a retired slot gets a new socket. Nil
