@@ -349,7 +349,9 @@
             if let lifetime, let cache = filter.wireCache {
                 cache.store(wire, for: flight.key.question, lifetime: lifetime, now: now)
             }
+            // Parsed once, for the first client the wire answer cannot serve.
             var message: DNSMessage? = nil
+            var parsed = false
             for waiter in flight.waiters {
                 DNSMetrics.bump(filter.metrics.relayed)
                 forwarder.metrics.recordAnswered()
@@ -365,24 +367,28 @@
                     }
                     continue
                 }
-                guard let context = waiter.context(filter) else {
-                    // (Cannot happen: the fast path read this packet.) The event loop starts over.
-                    handedOver.append(waiter.query)
-                    continue
-                }
-                if message == nil, case .accept(let parsed) = flight.query.evaluate(datagram, from: nil) {
-                    message = parsed
-                }
-                guard let message else {
-                    emit(filter.answerFailed(decision: waiter.decision, context: context), to: waiter.query)
-                    continue
-                }
-                let response = UpstreamQuery.clientResponse(from: message, to: context.query)
-                emit(
-                    filter.answer(
-                        forwarded: response, upstream: flight.upstream, decision: waiter.decision, context: context),
-                    to: waiter.query)
+                if !parsed, case .accept(let read) = flight.query.evaluate(datagram, from: nil) { message = read }
+                parsed = true
+                answerGenerally(waiter, message: message, upstream: flight.upstream)
             }
+        }
+
+        /// Answers `waiter` the general way (`DNSFilter.answer(forwarded:…)`) from the upstream's
+        /// parsed `message`, or SERVFAIL when it could not be parsed.
+        private func answerGenerally(_ waiter: Waiter, message: DNSMessage?, upstream: Int) {
+            guard let context = waiter.context(filter) else {
+                // (Cannot happen: the fast path read this packet.) The event loop starts over.
+                handedOver.append(waiter.query)
+                return
+            }
+            guard let message else {
+                emit(filter.answerFailed(decision: waiter.decision, context: context), to: waiter.query)
+                return
+            }
+            let response = UpstreamQuery.clientResponse(from: message, to: context.query)
+            emit(
+                filter.answer(forwarded: response, upstream: upstream, decision: waiter.decision, context: context),
+                to: waiter.query)
         }
 
         /// The flight in `slot` ended with `result`: its clients are answered, or handed over.
@@ -405,16 +411,7 @@
                     DNSMetrics.bump(filter.metrics.relayed)
                     forwarder.metrics.recordAnswered()
                     forwarder.leave()
-                    guard let context = waiter.context(filter) else {
-                        // (Cannot happen: the fast path read this packet.) The event loop starts over.
-                        handedOver.append(waiter.query)
-                        continue
-                    }
-                    let response = UpstreamQuery.clientResponse(from: message, to: context.query)
-                    emit(
-                        filter.answer(
-                            forwarded: response, upstream: flight.upstream, decision: waiter.decision, context: context),
-                        to: waiter.query)
+                    answerGenerally(waiter, message: message, upstream: flight.upstream)
                 }
             case .failed(let failure):
                 forwarder.metrics.recordFailure(flight.upstream, failure)
