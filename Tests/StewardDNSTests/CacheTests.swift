@@ -54,6 +54,21 @@ import Testing
         #expect(cache.count == 0)
     }
 
+    @Test("Two names whose hashes collide share a slot: the later replaces the earlier, and neither is served for the other")
+    func collidingHashesNeverAnswerTheOtherName() throws {
+        var shard = DNSCacheShard(capacity: 4)
+        let first = DNSCacheKey(lowercasedWire: try DNSName("a.example").wireBytes, type: .A, class: .IN, hash: 42)
+        let second = DNSCacheKey(lowercasedWire: try DNSName("b.example").wireBytes, type: .A, class: .IN, hash: 42)
+        let entry = { DNSCacheEntry(rcode: .noError, answers: [], authorities: [], additionals: [], storedAt: 0, ttl: 60) }
+        shard.insert(first, entry(), at: 0)
+        guard case .hit = shard.lookup(first, at: 1) else { Issue.record("the first name is not found"); return }
+        if case .hit = shard.lookup(second, at: 1) { Issue.record("the second name got the first one's answer") }
+        shard.insert(second, entry(), at: 2)
+        guard case .hit = shard.lookup(second, at: 3) else { Issue.record("the second name is not found"); return }
+        if case .hit = shard.lookup(first, at: 3) { Issue.record("the first name got the second one's answer") }
+        #expect(shard.count == 1)
+    }
+
     @Test func lookupsIgnoreLetterCase() throws {
         let cache = DNSCache()
         let stored = try Self.question("WWW.Example.COM")

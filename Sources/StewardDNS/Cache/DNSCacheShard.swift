@@ -22,14 +22,19 @@ struct DNSCacheKey: Hashable, Sendable {
 
     /// A key from a name's wire bytes that are already lower-cased.
     init(lowercasedWire name: [UInt8], type: DNSRecordType, class: DNSClass) {
-        self.name = name
-        self.type = type
-        self.class = `class`
         var hasher = Hasher()
         name.withUnsafeBytes { hasher.combine(bytes: $0) }
         hasher.combine(type.rawValue)
         hasher.combine(`class`.rawValue)
-        hash = hasher.finalize()
+        self.init(lowercasedWire: name, type: type, class: `class`, hash: hasher.finalize())
+    }
+
+    /// A key with its hash given (tests make two keys collide with it).
+    init(lowercasedWire name: [UInt8], type: DNSRecordType, class: DNSClass, hash: Int) {
+        self.name = name
+        self.type = type
+        self.class = `class`
+        self.hash = hash
     }
 
     static func == (lhs: DNSCacheKey, rhs: DNSCacheKey) -> Bool {
@@ -47,7 +52,10 @@ struct DNSCacheKey: Hashable, Sendable {
 /// hand last passed. That approximates LRU with O(1) work per hit and no list to relink.
 ///
 /// The slots are parallel arrays, so the hand reads only reference bits and expiry times, packed
-/// together, and touches no entry (and no reference count) on its way.
+/// together, and touches no entry (and no reference count) on its way. The index maps a key's hash
+/// (taken once, with the process's seeded `Hasher`) to its slot, and the slot's key is compared in
+/// full: two names whose hashes collide share a slot, the later replacing the earlier, which costs
+/// a miss and never a wrong answer; and the index's own work is on plain integers.
 ///
 /// A plain value: `DNSCache` keeps each shard behind its own `Mutex`.
 struct DNSCacheShard {
@@ -58,7 +66,7 @@ struct DNSCacheShard {
     }
 
     let capacity: Int
-    private var index: [DNSCacheKey: Int] = [:]
+    private var index: [Int: Int] = [:]
     /// Per slot: the key and entry (nil when free), whether it was hit since the hand passed,
     /// and when it expires (uptime nanoseconds).
     private var keys: [DNSCacheKey?] = []
@@ -76,7 +84,7 @@ struct DNSCacheShard {
 
     /// The live entry for `key`; an expired one is removed and reported as a miss.
     mutating func lookup(_ key: DNSCacheKey, at nanoseconds: UInt64) -> Lookup {
-        guard let position = index[key], let entry = entries[position] else { return .miss }
+        guard let position = slot(of: key), let entry = entries[position] else { return .miss }
         guard nanoseconds < expiries[position] else {
             remove(at: position)
             return .miss
@@ -97,7 +105,7 @@ struct DNSCacheShard {
 
     /// The encoded form of the live entry for `key`; an expired entry is removed, as by `lookup`.
     mutating func lookupWire(_ key: DNSCacheKey, at nanoseconds: UInt64) -> WireLookup {
-        guard let position = index[key], let entry = entries[position] else { return .miss }
+        guard let position = slot(of: key), let entry = entries[position] else { return .miss }
         guard nanoseconds < expiries[position] else {
             remove(at: position)
             return .miss
@@ -110,7 +118,7 @@ struct DNSCacheShard {
     /// Keeps the encoded form made for the entry stored at `storedAt` under `key` (nil: it cannot
     /// be made), unless that entry was replaced meanwhile.
     mutating func setWire(_ wire: DNSCachedWire?, for key: DNSCacheKey, storedAt: UInt64) {
-        guard let position = index[key], let entry = entries[position], entry.storedAt == storedAt,
+        guard let position = slot(of: key), let entry = entries[position], entry.storedAt == storedAt,
             !entry.storedAsWire
         else { return }
         entry.wire = wire
@@ -119,7 +127,9 @@ struct DNSCacheShard {
 
     /// Stores `entry` under `key`, replacing any entry for it; evicts one entry if the shard is full.
     mutating func insert(_ key: DNSCacheKey, _ entry: DNSCacheEntry, at nanoseconds: UInt64) {
-        if let position = index[key] {
+        if let position = index[key.hash] {
+            // The same key, or one whose hash collides with it: either way the slot is this key's now.
+            if keys[position] != key { keys[position] = key }
             entries[position] = entry
             referenced[position] = true
             expiries[position] = entry.expiresAt
@@ -136,7 +146,7 @@ struct DNSCacheShard {
             expiries.append(0)
         } else {
             position = victim(at: nanoseconds)
-            if let evicted = keys[position] { index.removeValue(forKey: evicted) }
+            if let evicted = keys[position] { index.removeValue(forKey: evicted.hash) }
         }
         // A new entry starts unreferenced: it must be hit once to survive the next sweep, which
         // keeps a burst of one-off names from pushing out the names that are asked again and again.
@@ -144,7 +154,7 @@ struct DNSCacheShard {
         entries[position] = entry
         referenced[position] = false
         expiries[position] = entry.expiresAt
-        index[key] = position
+        index[key.hash] = position
     }
 
     mutating func removeAll() {
@@ -167,9 +177,15 @@ struct DNSCacheShard {
         }
     }
 
+    /// The slot holding `key` itself (not only a key with the same hash).
+    private func slot(of key: DNSCacheKey) -> Int? {
+        guard let position = index[key.hash], keys[position] == key else { return nil }
+        return position
+    }
+
     private mutating func remove(at position: Int) {
         guard let key = keys[position] else { return }
-        index.removeValue(forKey: key)
+        index.removeValue(forKey: key.hash)
         keys[position] = nil
         entries[position] = nil
         referenced[position] = false
