@@ -151,8 +151,9 @@ public struct DNSName: Sendable {
         }
     }
 
-    @inline(__always)
-    static func lower(_ byte: UInt8) -> UInt8 {
+    /// `byte` with an ASCII capital letter lowered (names compare case-insensitively, RFC 4343).
+    @inlinable @inline(__always)
+    public static func lower(_ byte: UInt8) -> UInt8 {
         byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
     }
 

@@ -16,7 +16,7 @@ struct DNSCacheKey: Hashable, Sendable {
 
     init(_ question: DNSQuestion) {
         self.init(
-            lowercasedWire: question.name.wireBytes.map { $0 &- 65 < 26 ? $0 | 0x20 : $0 }, type: question.type,
+            lowercasedWire: question.name.wireBytes.map(DNSName.lower), type: question.type,
             class: question.class)
     }
 

@@ -42,7 +42,7 @@ extension DNSCachedWire {
             guard count >= questionEnd else { return nil }
             for index in 0..<nameLength {
                 let octet = bytes[DNSHeader.size + index]
-                guard (octet &- 65 < 26 ? octet | 0x20 : octet) == key.name[index] else { return nil }
+                guard DNSName.lower(octet) == key.name[index] else { return nil }
             }
             guard u16(DNSHeader.size + nameLength) == Int(key.type.rawValue),
                 u16(DNSHeader.size + nameLength + 2) == Int(key.class.rawValue)
@@ -102,9 +102,7 @@ extension DNSCachedWire {
             /// Whether `name` is the question's name (case-insensitively).
             func isQuestion(_ name: [UInt8]) -> Bool {
                 name.count == nameLength
-                    && zip(name, key.name).allSatisfy { octet, lowered in
-                        (octet &- 65 < 26 ? octet | 0x20 : octet) == lowered
-                    }
+                    && zip(name, key.name).allSatisfy { octet, lowered in DNSName.lower(octet) == lowered }
             }
 
             let answerCount = u16(6)

@@ -142,7 +142,7 @@ extension DNSFilter {
                 String(unsafeUninitializedCapacity: bytes.count) { output in
                     for index in 0..<bytes.count {
                         let byte = bytes[index]
-                        output[index] = byte &- 65 < 26 ? byte | 0x20 : byte
+                        output[index] = DNSName.lower(byte)
                     }
                     return bytes.count
                 }
@@ -163,7 +163,7 @@ extension DNSFilter {
             guard name.count == text.count else { return false }
             for index in 0..<text.count {
                 let byte = name[index]
-                if (byte &- 65 < 26 ? byte | 0x20 : byte) != text[index] { return false }
+                if DNSName.lower(byte) != text[index] { return false }
             }
             return true
         }

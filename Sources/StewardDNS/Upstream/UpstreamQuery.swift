@@ -44,19 +44,18 @@ struct UpstreamQuery: Sendable {
     ) {
         // Written directly: what `DNSMessage(header:questions:edns:).encoded()` writes for one
         // question and an OPT record (a single name has nothing to compress), without building
-        // the message and its compression table for every forwarded query: the OPT record is
-        // root owner, type OPT, our payload size, no extended RCODE, version 0, the DO bit, no data.
+        // the message and its compression table for every forwarded query.
         var wire = ByteBuffer()
-        wire.reserveCapacity(DNSHeader.size + question.name.wireLength + 4 + 11)
+        let opt = EDNS(udpPayloadSize: Self.advertisedPayloadSize, dnssecOK: dnssecOK)
+        wire.reserveCapacity(DNSHeader.size + question.name.wireLength + 4 + opt.wireLength)
         wire.writeMultipleIntegers(id, flags, UInt16(1), UInt16(0), UInt16(0), UInt16(1))
         if let spelling, spelling.readableBytes == question.name.wireLength {
             wire.writeImmutableBuffer(spelling)
         } else {
             wire.writeBytes(question.name.wireBytes)
         }
-        wire.writeMultipleIntegers(
-            question.type.rawValue, question.class.rawValue, UInt8(0), DNSRecordType.OPT.rawValue,
-            Self.advertisedPayloadSize, UInt32(dnssecOK ? 0x8000 : 0), UInt16(0))
+        wire.writeMultipleIntegers(question.type.rawValue, question.class.rawValue)
+        opt.encode(into: &wire)
         self.id = id
         self.question = question
         self.upstream = upstream
