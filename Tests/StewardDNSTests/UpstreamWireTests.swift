@@ -42,7 +42,8 @@ import Testing
     static let admission = DNSCacheAdmission(minTTL: 0, maxTTL: 86_400, negativeMaxTTL: 3_600)
 
     static func read(_ upstream: ByteBuffer, for query: DNSMessage) -> (wire: DNSCachedWire, lifetime: UInt32?)? {
-        DNSCachedWire.fromUpstream(upstream, key: DNSCacheKey(query.questions[0]), admission: admission)
+        DNSCachedWire.fromUpstream(
+            upstream, key: DNSCacheKey(query.questions[0]), admission: admission, storedAt: 0)
     }
 
     /// What a client gets from `upstream` read this way, or nil if it was declined or too large.
@@ -98,7 +99,7 @@ import Testing
         #expect(records.answers == entry.answers)
         #expect(records.authorities == entry.authorities)
         #expect(records.additionals == entry.additionals)
-        let fromEntry = try #require(DNSCachedWire(entry, question: question))
+        let fromEntry = try #require(DNSCachedWire(entry, question: question, key: DNSCacheKey(question)))
         #expect(wire.checks == fromEntry.checks)
         #expect(wire.ttls == fromEntry.ttls)
     }

@@ -28,6 +28,27 @@ public struct CachedAnswer: Hashable, Sendable {
         self.remainingTTL = remainingTTL
     }
 
+    /// `rcode` and the records of an entry stored at `storedAt` (uptime nanoseconds) for
+    /// `lifetime` seconds, as seen at `nanoseconds` (before it expires): every TTL lowered by the
+    /// whole seconds elapsed, never below 0.
+    init(
+        rcode: DNSResponseCode, answers: [DNSResourceRecord], authorities: [DNSResourceRecord],
+        additionals: [DNSResourceRecord], storedAt: UInt64, lifetime: UInt32, at nanoseconds: UInt64
+    ) {
+        let elapsed = UInt32(clamping: (nanoseconds >= storedAt ? nanoseconds - storedAt : 0) / 1_000_000_000)
+        func aged(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] {
+            guard elapsed > 0 else { return records }
+            return records.map { record in
+                var record = record
+                record.ttl = record.ttl > elapsed ? record.ttl - elapsed : 0
+                return record
+            }
+        }
+        self.init(
+            rcode: rcode, answers: aged(answers), authorities: aged(authorities), additionals: aged(additionals),
+            remainingTTL: lifetime > elapsed ? lifetime - elapsed : 0)
+    }
+
     /// A response to `query` made of this answer: the query's ID, flags and question (letter case
     /// as the client sent it, see `DNSMessage.makeResponse`), and an OPT record only if the query
     /// had one.

@@ -95,12 +95,10 @@ public final class DNSCache: Sendable {
         return true
     }
 
-    /// Stores an answer read from an upstream's datagram (`DNSCachedWire.fromUpstream`) under
-    /// `key` for `lifetime` seconds, replacing any entry for it.
-    func store(_ wire: DNSCachedWire, for key: DNSCacheKey, lifetime: UInt32, now: NIODeadline) {
-        let nanoseconds = now.uptimeNanoseconds
-        let entry = DNSCacheEntry(wire: wire, storedAt: nanoseconds, ttl: lifetime)
-        shard(for: key).state.withLock { $0.insert(key, entry, at: nanoseconds) }
+    /// Stores an answer read from an upstream's datagram (`DNSCachedWire.fromUpstream`, made
+    /// with the time it is stored and a lifetime above 0), replacing any entry for its key.
+    func store(_ wire: DNSCachedWire) {
+        shard(forHash: wire.header.hash).state.withLock { $0.insert(.wire(wire), at: wire.storedAt) }
     }
 
     /// The cached answer to `question` at `now`, TTLs counted down, or nil. An expired entry is a
@@ -110,13 +108,20 @@ public final class DNSCache: Sendable {
         let nanoseconds = now.uptimeNanoseconds
         let found = shard(for: key).state.withLock { $0.lookup(key, at: nanoseconds) }
         switch found {
-        case .hit(let entry):
-            guard let answer = entry.answer(at: nanoseconds, question: question) else {
+        case .hit(.message(let entry, _)):
+            hitCount.add(1, ordering: .relaxed)
+            return entry.answer(at: nanoseconds)
+        case .hit(.wire(let wire)):
+            // The records read back from the encoded form (they were read from it when stored).
+            guard let records = wire.records(question: question) else {
                 missCount.add(1, ordering: .relaxed)
                 return nil
             }
             hitCount.add(1, ordering: .relaxed)
-            return answer
+            return CachedAnswer(
+                rcode: DNSResponseCode(rawValue: wire.rcode), answers: records.answers,
+                authorities: records.authorities, additionals: records.additionals, storedAt: wire.storedAt,
+                lifetime: wire.lifetime, at: nanoseconds)
         case .miss:
             missCount.add(1, ordering: .relaxed)
             return nil
@@ -139,7 +144,7 @@ public final class DNSCache: Sendable {
         case .unencoded(let entry):
             // The first hit on the fast path encodes the entry (outside the lock) and keeps it.
             guard let name = try? DNSName(wireBytes: key.name) else { return nil }
-            let made = DNSCachedWire(entry, question: DNSQuestion(name: name, type: key.type, class: key.class))
+            let made = DNSCachedWire(entry, question: DNSQuestion(name: name, type: key.type, class: key.class), key: key)
             shard.state.withLock { $0.setWire(made, for: key, storedAt: entry.storedAt) }
             guard let made else { return nil }
             (wire, storedAt) = (made, entry.storedAt)
@@ -156,7 +161,11 @@ public final class DNSCache: Sendable {
     }
 
     private func shard(for key: DNSCacheKey) -> Shard {
+        shard(forHash: key.hash)
+    }
+
+    private func shard(forHash hash: Int) -> Shard {
         guard shards.count > 1 else { return shards[0] }
-        return shards[Int(UInt(bitPattern: key.hash) % UInt(shards.count))]
+        return shards[Int(UInt(bitPattern: hash) % UInt(shards.count))]
     }
 }

@@ -52,25 +52,55 @@ struct DNSCacheKey: Hashable, Sendable {
 /// hand last passed. That approximates LRU with O(1) work per hit and no list to relink.
 ///
 /// The slots are parallel arrays, so the hand reads only reference bits and expiry times, packed
-/// together, and touches no entry (and no reference count) on its way. The index maps a key's hash
-/// (taken once, with the process's seeded `Hasher`) to its slot, and the slot's key is compared in
-/// full: two names whose hashes collide share a slot, the later replacing the earlier, which costs
-/// a miss and never a wrong answer; and the index's own work is on plain integers.
+/// together, and touches no entry (and no reference count) on its way; an evicted slot's key hash
+/// is kept beside it too, so only the entry itself, one object, is touched to free it. The index
+/// maps a key's hash (taken once, with the process's seeded `Hasher`) to its slot, and the slot's
+/// entry is compared with the key in full: two names whose hashes collide share a slot, the
+/// later replacing the earlier, which costs a miss and never a wrong answer; and the index's own
+/// work is on plain integers.
 ///
 /// A plain value: `DNSCache` keeps each shard behind its own `Mutex`.
 struct DNSCacheShard {
+    /// What a slot holds: an answer read from an upstream's datagram, kept encoded only (its key
+    /// is in it), or a message stored by the general path, with its key.
+    enum Stored {
+        case wire(DNSCachedWire)
+        case message(DNSCacheEntry, DNSCacheKey)
+
+        func matches(_ key: DNSCacheKey) -> Bool {
+            switch self {
+            case .wire(let wire): wire.matches(key)
+            case .message(_, let stored): stored == key
+            }
+        }
+
+        var hash: Int {
+            switch self {
+            case .wire(let wire): wire.header.hash
+            case .message(_, let key): key.hash
+            }
+        }
+
+        var expiresAt: UInt64 {
+            switch self {
+            case .wire(let wire): wire.expiresAt
+            case .message(let entry, _): entry.expiresAt
+            }
+        }
+    }
+
     /// What a lookup found.
     enum Lookup {
-        case hit(DNSCacheEntry)
+        case hit(Stored)
         case miss
     }
 
     let capacity: Int
     private var index: [Int: Int] = [:]
-    /// Per slot: the key and entry (nil when free), whether it was hit since the hand passed,
-    /// and when it expires (uptime nanoseconds).
-    private var keys: [DNSCacheKey?] = []
-    private var entries: [DNSCacheEntry?] = []
+    /// Per slot: the key's hash, the entry (nil when free), whether it was hit since the hand
+    /// passed, and when it expires (uptime nanoseconds).
+    private var hashes: [Int] = []
+    private var entries: [Stored?] = []
     private var referenced: [Bool] = []
     private var expiries: [UInt64] = []
     private var freeSlots: [Int] = []
@@ -105,61 +135,67 @@ struct DNSCacheShard {
 
     /// The encoded form of the live entry for `key`; an expired entry is removed, as by `lookup`.
     mutating func lookupWire(_ key: DNSCacheKey, at nanoseconds: UInt64) -> WireLookup {
-        guard let position = slot(of: key), let entry = entries[position] else { return .miss }
-        guard nanoseconds < expiries[position] else {
-            remove(at: position)
-            return .miss
+        guard case .hit(let stored) = lookup(key, at: nanoseconds) else { return .miss }
+        switch stored {
+        case .wire(let wire):
+            return .wire(wire, storedAt: wire.storedAt)
+        case .message(let entry, _):
+            if let wire = entry.wire { return .wire(wire, storedAt: entry.storedAt) }
+            return entry.wireMade ? .miss : .unencoded(entry)
         }
-        referenced[position] = true
-        if let wire = entry.wire { return .wire(wire, storedAt: entry.storedAt) }
-        return entry.wireMade ? .miss : .unencoded(entry)
     }
 
-    /// Keeps the encoded form made for the entry stored at `storedAt` under `key` (nil: it cannot
-    /// be made), unless that entry was replaced meanwhile.
+    /// Keeps the encoded form made for the message entry stored at `storedAt` under `key` (nil: it
+    /// cannot be made), unless that entry was replaced meanwhile.
     mutating func setWire(_ wire: DNSCachedWire?, for key: DNSCacheKey, storedAt: UInt64) {
-        guard let position = slot(of: key), let entry = entries[position], entry.storedAt == storedAt,
-            !entry.storedAsWire
+        guard let position = slot(of: key), case .message(let entry, _) = entries[position],
+            entry.storedAt == storedAt
         else { return }
         entry.wire = wire
         entry.wireMade = true
     }
 
-    /// Stores `entry` under `key`, replacing any entry for it; evicts one entry if the shard is full.
+    /// Stores the message `entry` under `key`, replacing any entry for it; evicts one entry if the
+    /// shard is full.
     mutating func insert(_ key: DNSCacheKey, _ entry: DNSCacheEntry, at nanoseconds: UInt64) {
-        if let position = index[key.hash] {
+        insert(.message(entry, key), at: nanoseconds)
+    }
+
+    /// Stores `stored`, replacing any entry for its key; evicts one entry if the shard is full.
+    mutating func insert(_ stored: Stored, at nanoseconds: UInt64) {
+        let hash = stored.hash
+        if let position = index[hash] {
             // The same key, or one whose hash collides with it: either way the slot is this key's now.
-            if keys[position] != key { keys[position] = key }
-            entries[position] = entry
+            entries[position] = stored
             referenced[position] = true
-            expiries[position] = entry.expiresAt
+            expiries[position] = stored.expiresAt
             return
         }
         let position: Int
         if let free = freeSlots.popLast() {
             position = free
-        } else if keys.count < capacity {
-            position = keys.count
-            keys.append(nil)
+        } else if entries.count < capacity {
+            position = entries.count
+            hashes.append(0)
             entries.append(nil)
             referenced.append(false)
             expiries.append(0)
         } else {
             position = victim(at: nanoseconds)
-            if let evicted = keys[position] { index.removeValue(forKey: evicted.hash) }
+            index.removeValue(forKey: hashes[position])
         }
         // A new entry starts unreferenced: it must be hit once to survive the next sweep, which
         // keeps a burst of one-off names from pushing out the names that are asked again and again.
-        keys[position] = key
-        entries[position] = entry
+        hashes[position] = hash
+        entries[position] = stored
         referenced[position] = false
-        expiries[position] = entry.expiresAt
-        index[key.hash] = position
+        expiries[position] = stored.expiresAt
+        index[hash] = position
     }
 
     mutating func removeAll() {
         index.removeAll()
-        keys.removeAll()
+        hashes.removeAll()
         entries.removeAll()
         referenced.removeAll()
         expiries.removeAll()
@@ -171,7 +207,7 @@ struct DNSCacheShard {
     private mutating func victim(at nanoseconds: UInt64) -> Int {
         while true {
             let position = hand
-            hand = (hand + 1) % keys.count
+            hand = (hand + 1) % entries.count
             if !referenced[position] || expiries[position] <= nanoseconds { return position }
             referenced[position] = false
         }
@@ -179,14 +215,13 @@ struct DNSCacheShard {
 
     /// The slot holding `key` itself (not only a key with the same hash).
     private func slot(of key: DNSCacheKey) -> Int? {
-        guard let position = index[key.hash], keys[position] == key else { return nil }
+        guard let position = index[key.hash], let stored = entries[position], stored.matches(key) else { return nil }
         return position
     }
 
     private mutating func remove(at position: Int) {
-        guard let key = keys[position] else { return }
-        index.removeValue(forKey: key.hash)
-        keys[position] = nil
+        guard entries[position] != nil else { return }
+        index.removeValue(forKey: hashes[position])
         entries[position] = nil
         referenced[position] = false
         freeSlots.append(position)

@@ -23,7 +23,7 @@ extension DNSCachedWire {
     /// TTLs are set as `DNSCacheAdmission.admit` stores them; the checks are those `init(_:question:)`
     /// makes from the answer section (names other than the question's, CNAME targets, addresses).
     static func fromUpstream(
-        _ datagram: ByteBuffer, key: DNSCacheKey, admission: DNSCacheAdmission
+        _ datagram: ByteBuffer, key: DNSCacheKey, admission: DNSCacheAdmission, storedAt: UInt64
     ) -> (wire: DNSCachedWire, lifetime: UInt32?)? {
         datagram.withUnsafeReadableBytes { bytes -> (wire: DNSCachedWire, lifetime: UInt32?)? in
             func u16(_ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
@@ -113,7 +113,7 @@ extension DNSCachedWire {
             var authorities: [DNSCacheAdmission.Record] = []
             var additionals: [DNSCacheAdmission.Record] = []
             var ttlOffsets: [UInt16] = []
-            var checks: [Check] = []
+            var checks: [UInt8] = []
             // (Counts are the sender's: reserve no more than the datagram can hold, 11 octets a record.)
             answers.reserveCapacity(min(answerCount, count / 11))
             ttlOffsets.reserveCapacity(min(total, count / 11))
@@ -168,18 +168,18 @@ extension DNSCachedWire {
                     // target of a CNAME, the address of an A or AAAA.
                     if !(bytes[start] == 0xC0 && bytes[start + 1] == UInt8(DNSHeader.size)) {
                         let owner = flattened(start)
-                        if !isQuestion(owner), let name = try? DNSName(wireBytes: owner) { checks.append(.name(name)) }
+                        if !isQuestion(owner) { appendCheck(name: owner, to: &checks) }
                     }
                     if rdataLength > 0 {
                         switch type {
                         case .CNAME:
-                            if let target = try? DNSName(wireBytes: flattened(rdataStart)) { checks.append(.name(target)) }
+                            appendCheck(name: flattened(rdataStart), to: &checks)
                         case .A where isIN:
-                            checks.append(.address(IPAddress(ipv4: u32(rdataStart))))
+                            appendCheck(ipv4: u32(rdataStart), to: &checks)
                         case .AAAA where isIN:
                             let high = UInt64(u32(rdataStart)) << 32 | UInt64(u32(rdataStart + 4))
                             let low = UInt64(u32(rdataStart + 8)) << 32 | UInt64(u32(rdataStart + 12))
-                            checks.append(.address(IPAddress(high: high, low: low)))
+                            appendCheck(ipv6: high, low, to: &checks)
                         default: break
                         }
                     }
@@ -197,21 +197,23 @@ extension DNSCachedWire {
             let lifetime = admission.admit(
                 rcode: rcode == 0 ? .noError : .nxDomain, questionType: key.type, answers: &answers,
                 authorities: &authorities, additionals: &additionals)
-            var ttlFields: [TTLField] = []
-            ttlFields.reserveCapacity(ttlOffsets.count)
-            var sections = Array(UnsafeRawBufferPointer(rebasing: bytes[questionEnd..<sectionsEnd]))
-            for (offset, record) in zip(ttlOffsets, [answers, authorities, additionals].joined()) {
-                ttlFields.append(TTLField(offset: offset, ttl: record.ttl))
-                let at = Int(offset)
-                sections[at] = UInt8(truncatingIfNeeded: record.ttl >> 24)
-                sections[at + 1] = UInt8(truncatingIfNeeded: record.ttl >> 16)
-                sections[at + 2] = UInt8(truncatingIfNeeded: record.ttl >> 8)
-                sections[at + 3] = UInt8(truncatingIfNeeded: record.ttl)
+            let header = Header(
+                hash: key.hash, type: key.type, class: key.class, storedAt: storedAt, lifetime: lifetime ?? 0,
+                nameLength: nameLength, sectionsLength: sectionsEnd - questionEnd, ttlCount: ttlOffsets.count,
+                checksLength: checks.count, answerCount: UInt16(answerCount), authorityCount: UInt16(authorityCount),
+                additionalCount: UInt16(additionalCount), rcode: UInt16(rcode))
+            let wire = DNSCachedWire(header: header) { octets in
+                write(key.name, at: 0, in: octets)
+                octets.baseAddress!.advanced(by: header.sectionsStart).copyMemory(
+                    from: bytes.baseAddress!.advanced(by: questionEnd), byteCount: header.sectionsLength)
+                // The TTLs as admitted, in the sections and in their fields.
+                for (index, (offset, record)) in zip(ttlOffsets, [answers, authorities, additionals].joined()).enumerated() {
+                    write(TTLField(offset: offset, ttl: record.ttl), at: index, in: octets, header)
+                    octets.storeBytes(
+                        of: record.ttl.bigEndian, toByteOffset: header.sectionsStart + Int(offset), as: UInt32.self)
+                }
+                write(checks, at: header.checksStart, in: octets)
             }
-            let wire = DNSCachedWire(
-                sections: sections, nameLength: nameLength, answerCount: UInt16(answerCount),
-                authorityCount: UInt16(authorityCount), additionalCount: UInt16(additionalCount),
-                rcode: UInt16(rcode), ttlFields: ttlFields, checks: checks)
             return (wire, lifetime)
         }
     }

@@ -11,7 +11,14 @@ import StewardPolicy
 /// question therefore points at the client's own question in the response, whatever its letter
 /// case (RFC 4343), and every other pointer stays valid. A hit writes the query's header and
 /// question, these sections and, if the query had one, an OPT record (`DNSCachedWire.write`).
-struct DNSCachedWire: Sendable {
+///
+/// Everything is in one allocation (`Storage`, a `ManagedBuffer`): the key's name, the sections,
+/// the TTL fields and the checks, one after the other, behind a header with the counts, the key's
+/// type, class and hash, and when the entry was stored and for how long. A full cache evicts an
+/// entry for every new one, and the evicted entry is cold: freeing one object instead of five
+/// (entry, key, sections, TTL fields, checks) is most of what a store costs. `@unchecked
+/// Sendable`: the storage is written only while it is made, before anyone else sees it.
+struct DNSCachedWire: @unchecked Sendable {
     /// What the filter checks in a cached answer before serving it, in answer order (see
     /// `DNSFilter.inspect`): names other than the question's (CNAME owners and targets), and
     /// addresses.
@@ -20,32 +27,68 @@ struct DNSCachedWire: Sendable {
         case address(IPAddress)
     }
 
-    /// Where a TTL sits in `sections`, and its value as stored (aged on every hit).
-    struct TTLField: Sendable {
+    /// Where a TTL sits in the sections, and its value as stored (aged on every hit).
+    struct TTLField: Sendable, Equatable {
         let offset: UInt16
         let ttl: UInt32
     }
 
-    /// The sections, encoded.
-    let sections: [UInt8]
-    /// The question name's length on the wire (a client's spelling has the same length).
-    let nameLength: Int
-    let answerCount: UInt16
-    let authorityCount: UInt16
-    let additionalCount: UInt16
-    /// The RCODE (NOERROR or NXDOMAIN, so it fits the header).
-    let rcode: UInt16
-    /// Every TTL field, in record order.
-    let ttlFields: [TTLField]
-    let checks: [Check]
+    /// The counts and key, and where each part starts in the storage's octets.
+    struct Header {
+        /// The key's hash (`DNSCacheKey.hash`), type and class.
+        let hash: Int
+        let type: DNSRecordType
+        let `class`: DNSClass
+        /// Uptime when stored (nanoseconds) and the lifetime in seconds (0: not to be cached).
+        let storedAt: UInt64
+        let lifetime: UInt32
+        /// The key's lower-cased name is octets `0..<nameLength`; the question name in any
+        /// response has the same length.
+        let nameLength: Int
+        let sectionsLength: Int
+        let ttlCount: Int
+        let checksLength: Int
+        let answerCount: UInt16
+        let authorityCount: UInt16
+        let additionalCount: UInt16
+        /// The RCODE (NOERROR or NXDOMAIN, so it fits the header).
+        let rcode: UInt16
 
-    /// The TTLs as stored, in record order.
-    var ttls: [UInt32] { ttlFields.map(\.ttl) }
+        var sectionsStart: Int { nameLength }
+        var ttlsStart: Int { nameLength + sectionsLength }
+        var checksStart: Int { ttlsStart + ttlCount * TTLField.stride }
+        var totalLength: Int { checksStart + checksLength }
+    }
 
-    /// Encodes `entry`'s sections after `question`; nil when they cannot be served this way (an
-    /// RCODE that needs an OPT record, a message too large, or anything unexpected on the wire).
-    init?(_ entry: DNSCacheEntry, question: DNSQuestion) {
-        guard entry.rcode.fitsInHeader else { return nil }
+    /// The one allocation.
+    final class Storage: ManagedBuffer<Header, UInt8> {}
+
+    let storage: Storage
+
+    // MARK: Making
+
+    /// A check's octets: a tag, then 4 (IPv4) or 16 (IPv6) address octets, or a length and a
+    /// name's wire form.
+    enum CheckTag {
+        static let ipv4: UInt8 = 4
+        static let ipv6: UInt8 = 6
+        static let name: UInt8 = 1
+    }
+
+    /// Makes the storage for `header` and lets `fill` write its `header.totalLength` octets.
+    init(header: Header, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        let made = Storage.create(minimumCapacity: header.totalLength) { _ in header }
+        storage = unsafeDowncast(made, to: Storage.self)
+        storage.withUnsafeMutablePointerToElements { elements in
+            fill(UnsafeMutableRawBufferPointer(start: elements, count: header.totalLength))
+        }
+    }
+
+    /// Encodes `entry`'s sections after `question`, keyed by `key`; nil when they cannot be served
+    /// this way (an RCODE that needs an OPT record, a message too large, or anything unexpected on
+    /// the wire).
+    init?(_ entry: DNSCacheEntry, question: DNSQuestion, key: DNSCacheKey) {
+        guard entry.rcode.fitsInHeader, question.name.wireLength == key.name.count else { return nil }
         var message = DNSMessage(header: DNSHeader(id: 0, qr: true), questions: [question])
         message.answers = entry.answers
         message.authorities = entry.authorities
@@ -53,61 +96,177 @@ struct DNSCachedWire: Sendable {
         var encoded = ByteBuffer()
         guard !message.encode(into: &encoded) else { return nil }
         let sectionsStart = DNSHeader.size + question.name.wireLength + 4
-        let recordCount = entry.answers.count + entry.authorities.count + entry.additionals.count
-        guard let offsets = Self.ttlOffsets(in: encoded, from: sectionsStart, records: recordCount),
-            let sections = encoded.getBytes(at: sectionsStart, length: encoded.writerIndex - sectionsStart)
-        else { return nil }
-        self.sections = sections
-        self.nameLength = question.name.wireLength
-        self.answerCount = UInt16(entry.answers.count)
-        self.authorityCount = UInt16(entry.authorities.count)
-        self.additionalCount = UInt16(entry.additionals.count)
-        self.rcode = UInt16(entry.rcode.rawValue & 0xF)
-        self.ttlFields = zip(offsets, entry.answers + entry.authorities + entry.additionals).map { offset, record in
-            TTLField(offset: UInt16(offset - sectionsStart), ttl: record.ttl)
+        let records = entry.answers + entry.authorities + entry.additionals
+        guard let offsets = Self.ttlOffsets(in: encoded, from: sectionsStart, records: records.count) else {
+            return nil
         }
-        var checks: [Check] = []
+        var checks: [UInt8] = []
         for record in entry.answers {
-            if record.name != question.name { checks.append(.name(record.name)) }
-            if let target = record.cnameTarget { checks.append(.name(target)) }
-            if let v4 = record.ipv4 { checks.append(.address(IPAddress(ipv4: v4.value))) }
-            if let v6 = record.ipv6 { checks.append(.address(IPAddress(high: v6.high, low: v6.low))) }
+            if record.name != question.name { Self.appendCheck(name: record.name.wireBytes, to: &checks) }
+            if let target = record.cnameTarget { Self.appendCheck(name: target.wireBytes, to: &checks) }
+            if let v4 = record.ipv4 { Self.appendCheck(ipv4: v4.value, to: &checks) }
+            if let v6 = record.ipv6 { Self.appendCheck(ipv6: v6.high, v6.low, to: &checks) }
         }
-        self.checks = checks
+        let header = Header(
+            hash: key.hash, type: key.type, class: key.class, storedAt: entry.storedAt, lifetime: entry.ttl,
+            nameLength: key.name.count, sectionsLength: encoded.writerIndex - sectionsStart, ttlCount: records.count,
+            checksLength: checks.count, answerCount: UInt16(entry.answers.count),
+            authorityCount: UInt16(entry.authorities.count), additionalCount: UInt16(entry.additionals.count),
+            rcode: UInt16(entry.rcode.rawValue & 0xF))
+        self.init(header: header) { octets in
+            Self.write(key.name, at: 0, in: octets)
+            encoded.withUnsafeReadableBytes { bytes in
+                octets.baseAddress!.advanced(by: header.sectionsStart).copyMemory(
+                    from: bytes.baseAddress!.advanced(by: sectionsStart), byteCount: header.sectionsLength)
+            }
+            for (index, (offset, record)) in zip(offsets, records).enumerated() {
+                Self.write(TTLField(offset: UInt16(offset - sectionsStart), ttl: record.ttl), at: index, in: octets, header)
+            }
+            Self.write(checks, at: header.checksStart, in: octets)
+        }
     }
 
-    init(
-        sections: [UInt8], nameLength: Int, answerCount: UInt16, authorityCount: UInt16, additionalCount: UInt16,
-        rcode: UInt16, ttlFields: [TTLField], checks: [Check]
-    ) {
-        self.sections = sections
-        self.nameLength = nameLength
-        self.answerCount = answerCount
-        self.authorityCount = authorityCount
-        self.additionalCount = additionalCount
-        self.rcode = rcode
-        self.ttlFields = ttlFields
-        self.checks = checks
+    static func appendCheck(name wire: [UInt8], to checks: inout [UInt8]) {
+        checks.append(CheckTag.name)
+        checks.append(UInt8(wire.count))
+        checks.append(contentsOf: wire)
+    }
+
+    static func appendCheck(ipv4 value: UInt32, to checks: inout [UInt8]) {
+        checks.append(CheckTag.ipv4)
+        withUnsafeBytes(of: value.bigEndian) { checks.append(contentsOf: $0) }
+    }
+
+    static func appendCheck(ipv6 high: UInt64, _ low: UInt64, to checks: inout [UInt8]) {
+        checks.append(CheckTag.ipv6)
+        withUnsafeBytes(of: high.bigEndian) { checks.append(contentsOf: $0) }
+        withUnsafeBytes(of: low.bigEndian) { checks.append(contentsOf: $0) }
+    }
+
+    static func write(_ bytes: [UInt8], at offset: Int, in octets: UnsafeMutableRawBufferPointer) {
+        bytes.withUnsafeBytes { source in
+            guard let base = source.baseAddress, !source.isEmpty else { return }
+            octets.baseAddress!.advanced(by: offset).copyMemory(from: base, byteCount: source.count)
+        }
+    }
+
+    static func write(_ field: TTLField, at index: Int, in octets: UnsafeMutableRawBufferPointer, _ header: Header) {
+        let at = header.ttlsStart + index * TTLField.stride
+        octets.storeBytes(of: field.offset, toByteOffset: at, as: UInt16.self)
+        octets.storeBytes(of: field.ttl, toByteOffset: at + 2, as: UInt32.self)
+    }
+
+    // MARK: Reading
+
+    var header: Header { storage.header }
+
+    var rcode: UInt16 { storage.header.rcode }
+    var nameLength: Int { storage.header.nameLength }
+    /// Uptime when stored, in nanoseconds, and the lifetime in seconds (0: not cached).
+    var storedAt: UInt64 { storage.header.storedAt }
+    var lifetime: UInt32 { storage.header.lifetime }
+    /// Uptime at which the entry stops being served, in nanoseconds.
+    var expiresAt: UInt64 { storedAt &+ UInt64(lifetime) * 1_000_000_000 }
+
+    /// Calls `body` with the storage's octets.
+    func withOctets<R>(_ body: (UnsafeRawBufferPointer, Header) throws -> R) rethrows -> R {
+        try storage.withUnsafeMutablePointers { header, elements in
+            try body(UnsafeRawBufferPointer(start: elements, count: header.pointee.totalLength), header.pointee)
+        }
+    }
+
+    /// Whether this is the entry for `key` (not only one whose hash is the same).
+    func matches(_ key: DNSCacheKey) -> Bool {
+        withOctets { octets, header in
+            guard header.hash == key.hash, header.type == key.type, header.class == key.class,
+                header.nameLength == key.name.count
+            else { return false }
+            return UnsafeRawBufferPointer(rebasing: octets[0..<header.nameLength]).elementsEqual(key.name)
+        }
+    }
+
+    /// Every TTL field, in record order.
+    var ttlFields: [TTLField] {
+        withOctets { octets, header in
+            (0..<header.ttlCount).map { index in Self.field(at: index, in: octets, header) }
+        }
+    }
+
+    /// The TTLs as stored, in record order.
+    var ttls: [UInt32] { ttlFields.map(\.ttl) }
+
+    static func field(at index: Int, in octets: UnsafeRawBufferPointer, _ header: Header) -> TTLField {
+        let at = header.ttlsStart + index * TTLField.stride
+        return TTLField(
+            offset: octets.loadUnaligned(fromByteOffset: at, as: UInt16.self),
+            ttl: octets.loadUnaligned(fromByteOffset: at + 2, as: UInt32.self))
+    }
+
+    /// The checks, in answer order.
+    var checks: [Check] {
+        var all: [Check] = []
+        forEachCheck { check in
+            all.append(check)
+            return true
+        }
+        return all
+    }
+
+    /// Calls `body` with each check in answer order while it returns true; returns whether every
+    /// call did. (Addresses are read without allocating; a name is made only when there is one.)
+    @discardableResult
+    func forEachCheck(_ body: (Check) -> Bool) -> Bool {
+        withOctets { octets, header in
+            var position = header.checksStart
+            let end = header.totalLength
+            while position < end {
+                let tag = octets[position]
+                position += 1
+                let check: Check
+                switch tag {
+                case CheckTag.ipv4:
+                    check = .address(IPAddress(ipv4: UInt32(bigEndian: octets.loadUnaligned(fromByteOffset: position, as: UInt32.self))))
+                    position += 4
+                case CheckTag.ipv6:
+                    let high = UInt64(bigEndian: octets.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+                    let low = UInt64(bigEndian: octets.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self))
+                    check = .address(IPAddress(high: high, low: low))
+                    position += 16
+                default:
+                    let length = Int(octets[position])
+                    let wire = Array(octets[(position + 1)..<(position + 1 + length)])
+                    position += 1 + length
+                    // (Written from a name that was read, so it reads back.)
+                    guard let name = try? DNSName(wireBytes: wire) else { continue }
+                    check = .name(name)
+                }
+                if !body(check) { return false }
+            }
+            return true
+        }
     }
 
     /// The records again, for the general path (`DNSCache.lookup`), with the TTLs as stored: the
     /// sections parsed after a header and `question`; nil if they do not parse.
     func records(question: DNSQuestion) -> (answers: [DNSResourceRecord], authorities: [DNSResourceRecord], additionals: [DNSResourceRecord])? {
-        guard question.name.wireLength == nameLength else { return nil }
-        var message = ByteBuffer()
-        message.reserveCapacity(DNSHeader.size + nameLength + 4 + sections.count)
-        message.writeMultipleIntegers(
-            UInt16(0), UInt16(0x8000) | rcode, UInt16(1), answerCount, authorityCount, additionalCount)
-        question.name.encode(into: &message)
-        message.writeMultipleIntegers(question.type.rawValue, question.class.rawValue)
-        message.writeBytes(sections)
-        guard let parsed = try? DNSMessage(from: &message) else { return nil }
-        return (parsed.answers, parsed.authorities, parsed.additionals)
+        withOctets { octets, header in
+            guard question.name.wireLength == header.nameLength else { return nil }
+            var message = ByteBuffer()
+            message.reserveCapacity(DNSHeader.size + header.nameLength + 4 + header.sectionsLength)
+            message.writeMultipleIntegers(
+                UInt16(0), UInt16(0x8000) | header.rcode, UInt16(1), header.answerCount, header.authorityCount,
+                header.additionalCount)
+            question.name.encode(into: &message)
+            message.writeMultipleIntegers(question.type.rawValue, question.class.rawValue)
+            message.writeBytes(UnsafeRawBufferPointer(rebasing: octets[header.sectionsStart..<header.ttlsStart]))
+            guard let parsed = try? DNSMessage(from: &message) else { return nil }
+            return (parsed.answers, parsed.authorities, parsed.additionals)
+        }
     }
 
     /// Octets of the response to a query whose header and question take `questionEnd` octets.
     func responseSize(questionEnd: Int, withOPT: Bool) -> Int {
-        questionEnd + sections.count + (withOPT ? 11 : 0)
+        questionEnd + storage.header.sectionsLength + (withOPT ? 11 : 0)
     }
 
     /// Writes the response to the simple query `preview` of `packet`: the query's ID and question
@@ -117,26 +276,28 @@ struct DNSCachedWire: Sendable {
     func write(
         into response: inout ByteBuffer, packet: ByteBuffer, preview: DNSQueryPreview, elapsed: UInt32
     ) {
-        let base = response.writerIndex
-        let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
-        response.writeBytes(packet.readableBytesView.prefix(questionEnd))
-        response.writeBytes(sections)
-        if let opt = preview.opt {
-            response.writeInteger(UInt8(0))
-            response.writeInteger(DNSRecordType.OPT.rawValue)
-            response.writeInteger(EDNS.defaultUDPPayloadSize)
-            response.writeInteger(UInt32(opt.dnssecOK ? 0x8000 : 0))
-            response.writeInteger(UInt16(0))
-        }
-        // QR, opcode, RD and CD from the query, RA set; AA, TC, AD and Z clear.
-        let flags = 0x8000 | (preview.flags & 0x7910) | 0x0080 | rcode
-        response.setMultipleIntegers(
-            flags, UInt16(1), answerCount, authorityCount, additionalCount + (preview.opt == nil ? 0 : 1),
-            at: base + 2)
-        guard elapsed > 0 else { return }
-        let sectionsStart = base + questionEnd
-        for field in ttlFields {
-            response.setInteger(field.ttl > elapsed ? field.ttl - elapsed : 0, at: sectionsStart + Int(field.offset))
+        withOctets { octets, header in
+            let base = response.writerIndex
+            let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
+            response.writeBytes(packet.readableBytesView.prefix(questionEnd))
+            response.writeBytes(UnsafeRawBufferPointer(rebasing: octets[header.sectionsStart..<header.ttlsStart]))
+            if let opt = preview.opt {
+                response.writeMultipleIntegers(
+                    UInt8(0), DNSRecordType.OPT.rawValue, EDNS.defaultUDPPayloadSize,
+                    UInt32(opt.dnssecOK ? 0x8000 : 0), UInt16(0))
+            }
+            // QR, opcode, RD and CD from the query, RA set; AA, TC, AD and Z clear.
+            let flags = 0x8000 | (preview.flags & 0x7910) | 0x0080 | header.rcode
+            response.setMultipleIntegers(
+                flags, UInt16(1), header.answerCount, header.authorityCount,
+                header.additionalCount + (preview.opt == nil ? 0 : 1), at: base + 2)
+            guard elapsed > 0 else { return }
+            let sectionsStart = base + questionEnd
+            for index in 0..<header.ttlCount {
+                let field = Self.field(at: index, in: octets, header)
+                response.setInteger(
+                    field.ttl > elapsed ? field.ttl - elapsed : 0, at: sectionsStart + Int(field.offset))
+            }
         }
     }
 
@@ -171,4 +332,9 @@ struct DNSCachedWire: Sendable {
         }
         return position == end ? offsets : nil
     }
+}
+
+extension DNSCachedWire.TTLField {
+    /// Octets a field takes in the storage: the offset, then the TTL (native order, unaligned).
+    static let stride = 6
 }

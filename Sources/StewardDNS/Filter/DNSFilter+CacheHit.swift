@@ -63,23 +63,21 @@ extension DNSFilter {
         _ wire: DNSCachedWire, elapsed: UInt32, packet: ByteBuffer, preview: DNSQueryPreview, transport: Transport,
         snapshot: PolicySnapshot, subject: Subject, zone: Int32, now: Int64, into response: inout ByteBuffer
     ) -> Bool {
-        for check in wire.checks {
+        let allowed = wire.forEachCheck { check in
             switch check {
             case .name(let name):
                 let aliased = name.withUTF8Text { bytes in
                     snapshot.decide(name: bytes, subject: subject, zone: zone, at: now)
                 }
-                if aliased.action == .block { return false }
+                return aliased.action != .block
             case .address(let address):
                 let categories = snapshot.lists.listedCategories(ofAddress: address)
-                if !categories.isEmpty,
-                    snapshot.decide(categories: categories, subject: subject, zone: zone, at: now, file: nil).action
-                        == .block
-                {
-                    return false
-                }
+                return categories.isEmpty
+                    || snapshot.decide(categories: categories, subject: subject, zone: zone, at: now, file: nil).action
+                        != .block
             }
         }
+        guard allowed else { return false }
         let questionEnd = preview.nameRange.upperBound + 4 - packet.readerIndex
         let size = wire.responseSize(questionEnd: questionEnd, withOPT: preview.opt != nil)
         if transport == .udp, size > preview.maxResponseSize { return false }

@@ -247,6 +247,8 @@
         /// ready; returns whether any datagram was read.
         func receive(_ pollers: ArraySlice<pollfd>) -> Bool {
             var read = false
+            // One reading of the clock for the batch: the answers' latency and when they are stored.
+            let now = NIODeadline.now()
             // A socket closed since the poll (its last flight ended) is skipped.
             for (socket, poller) in zip(polled, pollers) where poller.revents != 0 && !socket.closed {
                 let received = inbox.receive(on: socket.descriptor)
@@ -256,12 +258,12 @@
                     continue
                 }
                 read = read || received > 0
-                for index in 0..<received { accept(inbox.datagram(index), on: socket) }
+                for index in 0..<received { accept(inbox.datagram(index), on: socket, now: now) }
             }
             return read
         }
 
-        private func accept(_ datagram: ByteBuffer, on socket: RelaySocket) {
+        private func accept(_ datagram: ByteBuffer, on socket: RelaySocket, now: NIODeadline) {
             // The socket is connected: the kernel delivers only the upstream's datagrams. (The
             // flight is read in place, not copied.)
             guard let id = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
@@ -273,9 +275,9 @@
             // A plain answer is read straight from the bytes; anything else is parsed.
             if let admission = filter.relayAdmission,
                 let (wire, lifetime) = DNSCachedWire.fromUpstream(
-                    datagram, key: flight.key.question, admission: admission)
+                    datagram, key: flight.key.question, admission: admission, storedAt: now.uptimeNanoseconds)
             {
-                end(slot, relayed: wire, lifetime: lifetime, datagram: datagram)
+                end(slot, relayed: wire, cached: lifetime != nil, datagram: datagram, now: now)
                 return
             }
             switch flight.query.evaluate(datagram, from: nil) {
@@ -338,17 +340,16 @@
         }
 
         /// The flight in `slot` was answered with `wire` (`DNSCachedWire.fromUpstream`, read from
-        /// `datagram`): the answer is cached for `lifetime` if it has one, and every client gets it
+        /// `datagram` at `now`): the answer is cached if it may be, and every client gets it
         /// as the cache hit after it would give it, or, when the policy blocks something in it or
         /// it does not fit, the general way from the parsed message.
-        private func end(_ slot: Int, relayed wire: DNSCachedWire, lifetime: UInt32?, datagram: ByteBuffer) {
+        private func end(
+            _ slot: Int, relayed wire: DNSCachedWire, cached: Bool, datagram: ByteBuffer, now: NIODeadline
+        ) {
             guard let flight = take(slot) else { return }
-            let now = NIODeadline.now()
             forwarder.metrics.recordAnswer(flight.upstream, latency: now - flight.sent, failure: false)
             forwarder.selector.succeeded(flight.upstream)
-            if let lifetime, let cache = filter.wireCache {
-                cache.store(wire, for: flight.key.question, lifetime: lifetime, now: now)
-            }
+            if cached, let cache = filter.wireCache { cache.store(wire) }
             // Parsed once, for the first client the wire answer cannot serve.
             var message: DNSMessage? = nil
             var parsed = false
