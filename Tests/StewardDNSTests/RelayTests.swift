@@ -190,6 +190,29 @@
             }
         }
 
+        @Test("Flights are used again when they end: round after round, every client gets the answer to its own question")
+        func flightsReused() async throws {
+            try await withRelay([.answer]) { setup in
+                for round in 0..<6 {
+                    // Forty distinct names, and one name asked five times (a shared flight).
+                    var names = (0..<40).map { "n\($0)-r\(round).example" }
+                    names += Array(repeating: "shared-r\(round).example", count: 5)
+                    let datagrams = try names.enumerated().map { try Self.query($1, id: UInt16(round * 100 + $0)) }
+                    let answers = try await setup.client.exchange(datagrams, expecting: names.count)
+                    #expect(answers.count == names.count, "round \(round)")
+                    for (id, bytes) in answers {
+                        let answer = try Self.message(bytes)
+                        let asked = try DNSName(names[Int(id) - round * 100])
+                        #expect(answer.questions.first?.name == asked)
+                        #expect(answer.answers.first?.name == asked, "round \(round), ID \(id)")
+                        #expect(answer.answers.first?.ipv4 == DNSIPv4Address(192, 0, 2, 1))
+                    }
+                }
+                #expect(setup.fakes[0].received.count == 6 * 41, "one upstream query per distinct name")
+                #expect(setup.forwarder.inFlightCount == 0)
+            }
+        }
+
         @Test("Sockets retire after their uses: queries leave from several random source ports")
         func sourcePortsRotate() async throws {
             try await withRelay(

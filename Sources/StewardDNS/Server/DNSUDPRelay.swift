@@ -29,26 +29,18 @@
     ///
     /// Not `Sendable`: it belongs to the loop's thread.
     final class DNSUDPRelay {
-        /// A client query waiting for an upstream's answer. (Classes, this and `Flight`: they are
-        /// large, and moving them between the tables and the answer would copy them each time.)
-        final class Waiter {
+        /// A client query waiting for an upstream's answer.
+        struct Waiter {
             /// What the fast path learnt of the query.
             let miss: DNSFilterMiss
             let query: DNSUDPQuery
-            /// The general path's context, made only when the answer must go that way.
-            private var made: DNSFilter.Context?
 
             var decision: Decision { miss.decision }
 
-            init(miss: DNSFilterMiss, query: DNSUDPQuery) {
-                self.miss = miss
-                self.query = query
-            }
-
-            /// The general path's context for the query (nil if the packet no longer holds it).
+            /// The general path's context for the query (nil if the packet no longer holds it),
+            /// made only when the answer must go that way.
             func context(_ filter: DNSFilter) -> DNSFilter.Context? {
-                if made == nil { made = filter.context(of: miss, packet: query.packet) }
-                return made
+                filter.context(of: miss, packet: query.packet)
             }
         }
 
@@ -62,30 +54,32 @@
         }
 
         /// One query sent to an upstream, and the client queries waiting on it (the first sent it).
+        /// A class, kept for the next flight when it ends (with its waiters' storage), so a miss
+        /// allocates no flight: it is large, and moving it between the tables would copy it.
         final class Flight {
-            let query: UpstreamQuery
-            let key: Key
-            let socket: RelaySocket
-            let upstream: Int
-            let order: [Int]
-            let sent: NIODeadline
-            let serial: UInt64
-            var waiters: [Waiter]
+            /// The ID and question sent (the question as the cache keys it, lower-cased).
+            var id: UInt16 = 0
+            var question: DNSQuestion
+            var key: Key
+            var socket: RelaySocket
+            var upstream = 0
+            var order: [Int] = []
+            var sent = NIODeadline.uptimeNanoseconds(0)
+            var serial: UInt64 = 0
+            var waiters: [Waiter] = []
             /// Why the last datagram with this flight's ID could not be read, if one could not.
             var malformed: String?
 
-            init(
-                query: UpstreamQuery, key: Key, socket: RelaySocket, upstream: Int, order: [Int], sent: NIODeadline,
-                serial: UInt64, waiters: [Waiter]
-            ) {
-                self.query = query
+            init(question: DNSQuestion, key: Key, socket: RelaySocket) {
+                self.question = question
                 self.key = key
                 self.socket = socket
-                self.upstream = upstream
-                self.order = order
-                self.sent = sent
-                self.serial = serial
-                self.waiters = waiters
+            }
+
+            /// The response to this flight's query, judged as `UpstreamQuery.evaluate` does (the
+            /// socket is connected, so the source is the upstream).
+            func evaluate(_ datagram: ByteBuffer) -> UpstreamQuery.Verdict {
+                UpstreamQuery.evaluate(datagram, id: id, question: question)
             }
         }
 
@@ -128,6 +122,9 @@
         private var polled: [RelaySocket] = []
         private var flights: [Flight?] = []
         private var freeFlights: [Int] = []
+        /// Flights that ended, kept to be used again (at most `maxSpareFlights`).
+        private var spareFlights: [Flight] = []
+        private static let maxSpareFlights = 1024
         private var byKey: [Key: Int] = [:]
         /// Every flight's deadline in the order sent (one timeout for all, so also deadline order);
         /// entries of flights that already ended are skipped.
@@ -177,9 +174,9 @@
             let flags = miss.preview.flags & UpstreamQuery.forwardedFlags
             let dnssecOK = miss.preview.opt?.dnssecOK ?? false
             let key = Key(question: miss.key, flags: flags, dnssecOK: dnssecOK)
-            if let slot = byKey[key], let count = flights[slot]?.waiters.count, count < Self.maxWaitersPerFlight {
+            if let slot = byKey[key], let flight = flights[slot], flight.waiters.count < Self.maxWaitersPerFlight {
                 forwarder.metrics.recordCoalesced()
-                flights[slot]?.waiters.append(waiter)
+                flight.waiters.append(waiter)
                 return true
             }
             let now = NIODeadline.now()
@@ -203,29 +200,43 @@
             }
             var id = UInt16.random(in: .min ... .max, using: &generator)
             while socket.waiting[id] != nil { id = UInt16.random(in: .min ... .max, using: &generator) }
-            // The name in the client's letter case, as the forwarder sends it, from the client's
-            // own packet (the question the answer is read against is the cache's, lower-cased).
-            let nameRange = miss.preview.nameRange
-            let upstreamQuery = UpstreamQuery(
-                flags: flags, question: DNSQuestion(name: miss.name, type: miss.preview.qtype, class: miss.preview.qclass),
-                dnssecOK: dnssecOK, id: id, to: forwarder.configuration.upstreams[upstream],
-                spelling: query.packet.getSlice(at: nameRange.lowerBound, length: nameRange.count))
+            let question = DNSQuestion(name: miss.name, type: miss.preview.qtype, class: miss.preview.qclass)
             serials &+= 1
             let slot = freeFlights.popLast() ?? {
                 flights.append(nil)
                 return flights.count - 1
             }()
-            flights[slot] = Flight(
-                query: upstreamQuery, key: key, socket: socket, upstream: upstream, order: order, sent: now,
-                serial: serials, waiters: [waiter])
+            let flight: Flight
+            if let spare = spareFlights.popLast() {
+                flight = spare
+                flight.question = question
+                flight.key = key
+                flight.socket = socket
+            } else {
+                flight = Flight(question: question, key: key, socket: socket)
+            }
+            flight.id = id
+            flight.upstream = upstream
+            flight.order = order
+            flight.sent = now
+            flight.serial = serials
+            flight.waiters.append(waiter)
+            flights[slot] = flight
             byKey[key] = slot
             socket.waiting[id] = slot
             socket.uses += 1
             if socket.uses >= forwarder.configuration.socketMaxUses || now >= socket.retireAt { socket.retired = true }
             deadlines.append((now + forwarder.configuration.timeout, slot, serials))
-            // No destination per message: the socket is connected, and the kernel then uses the
-            // route it keeps for it instead of looking one up for every datagram.
-            socket.outbox.append(upstreamQuery.wire, to: nil, length: 0)
+            // Written straight into the socket's outbox, with the name in the client's letter case
+            // as the forwarder sends it, from the client's own packet. No destination per message:
+            // the socket is connected, and the kernel then uses the route it keeps for it instead
+            // of looking one up for every datagram.
+            let nameRange = miss.preview.nameRange
+            UpstreamQuery.write(
+                flags: flags, question: question, dnssecOK: dnssecOK, id: id,
+                spelling: query.packet.getSlice(at: nameRange.lowerBound, length: nameRange.count),
+                into: &socket.outbox.bytes)
+            socket.outbox.commit(to: nil, length: 0)
             socket.queued.append(id)
             return true
         }
@@ -280,13 +291,13 @@
                 end(slot, relayed: wire, cached: lifetime != nil, datagram: datagram, now: now)
                 return
             }
-            switch flight.query.evaluate(datagram, from: nil) {
+            switch flight.evaluate(datagram) {
             case .accept(let message):
                 end(slot, .answer(message))
             case .ignore:
                 forwarder.metrics.recordIgnored()
             case .malformed(let reason):
-                flights[slot]?.malformed = reason
+                flight.malformed = reason
                 forwarder.metrics.recordIgnored()
             }
         }
@@ -334,9 +345,17 @@
             guard let flight = flights[slot].take() else { return nil }
             freeFlights.append(slot)
             if byKey[flight.key] == slot { byKey[flight.key] = nil }
-            flight.socket.waiting[flight.query.id] = nil
+            flight.socket.waiting[flight.id] = nil
             closeIfDone(flight.socket)
             return flight
+        }
+
+        /// Keeps `flight`, ended and answered or handed over, for a later one.
+        private func recycle(_ flight: Flight) {
+            guard spareFlights.count < Self.maxSpareFlights else { return }
+            flight.waiters.removeAll(keepingCapacity: flight.waiters.capacity <= 4)
+            flight.malformed = nil
+            spareFlights.append(flight)
         }
 
         /// The flight in `slot` was answered with `wire` (`DNSCachedWire.fromUpstream`, read from
@@ -347,6 +366,7 @@
             _ slot: Int, relayed wire: DNSCachedWire, cached: Bool, datagram: ByteBuffer, now: NIODeadline
         ) {
             guard let flight = take(slot) else { return }
+            defer { recycle(flight) }
             forwarder.metrics.recordAnswer(flight.upstream, latency: now - flight.sent, failure: false)
             forwarder.selector.succeeded(flight.upstream)
             if cached, let cache = filter.wireCache { cache.store(wire) }
@@ -368,7 +388,7 @@
                     }
                     continue
                 }
-                if !parsed, case .accept(let read) = flight.query.evaluate(datagram, from: nil) { message = read }
+                if !parsed, case .accept(let read) = flight.evaluate(datagram) { message = read }
                 parsed = true
                 answerGenerally(waiter, message: message, upstream: flight.upstream)
             }
@@ -395,6 +415,7 @@
         /// The flight in `slot` ended with `result`: its clients are answered, or handed over.
         private func end(_ slot: Int, _ result: UpstreamAttemptResult) {
             guard let flight = take(slot) else { return }
+            defer { recycle(flight) }
             let now = NIODeadline.now()
             let latency = now - flight.sent
             switch result {

@@ -42,12 +42,24 @@ struct UpstreamQuery: Sendable {
         flags: UInt16, question: DNSQuestion, dnssecOK: Bool, id: UInt16, to upstream: SocketAddress,
         spelling: ByteBuffer? = nil
     ) {
-        // Written directly: what `DNSMessage(header:questions:edns:).encoded()` writes for one
-        // question and an OPT record (a single name has nothing to compress), without building
-        // the message and its compression table for every forwarded query.
         var wire = ByteBuffer()
+        Self.write(flags: flags, question: question, dnssecOK: dnssecOK, id: id, spelling: spelling, into: &wire)
+        self.id = id
+        self.question = question
+        self.upstream = upstream
+        self.wire = wire
+    }
+
+    /// Writes the query `init(flags:question:dnssecOK:id:to:spelling:)` makes at the end of
+    /// `wire`. Written directly: what `DNSMessage(header:questions:edns:).encoded()` writes for one
+    /// question and an OPT record (a single name has nothing to compress), without building the
+    /// message and its compression table for every forwarded query.
+    static func write(
+        flags: UInt16, question: DNSQuestion, dnssecOK: Bool, id: UInt16, spelling: ByteBuffer?,
+        into wire: inout ByteBuffer
+    ) {
         let opt = EDNS(udpPayloadSize: Self.advertisedPayloadSize, dnssecOK: dnssecOK)
-        wire.reserveCapacity(DNSHeader.size + question.name.wireLength + 4 + opt.wireLength)
+        wire.reserveCapacity(minimumWritableBytes: DNSHeader.size + question.name.wireLength + 4 + opt.wireLength)
         wire.writeMultipleIntegers(id, flags, UInt16(1), UInt16(0), UInt16(0), UInt16(1))
         if let spelling, spelling.readableBytes == question.name.wireLength {
             wire.writeImmutableBuffer(spelling)
@@ -56,10 +68,6 @@ struct UpstreamQuery: Sendable {
         }
         wire.writeMultipleIntegers(question.type.rawValue, question.class.rawValue)
         opt.encode(into: &wire)
-        self.id = id
-        self.question = question
-        self.upstream = upstream
-        self.wire = wire
     }
 
     /// What to do with a message received during the attempt.
@@ -79,6 +87,11 @@ struct UpstreamQuery: Sendable {
         if let source, source != upstream {
             return .ignore("from \(source), not \(upstream)")
         }
+        return Self.evaluate(bytes, id: id, question: question)
+    }
+
+    /// Judges a message received from the right source for the query with `id` and `question`.
+    static func evaluate(_ bytes: ByteBuffer, id: UInt16, question: DNSQuestion) -> Verdict {
         guard let receivedID = bytes.getInteger(at: bytes.readerIndex, as: UInt16.self) else {
             return .ignore("\(bytes.readableBytes) octets, no ID")
         }

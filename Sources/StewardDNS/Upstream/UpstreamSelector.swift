@@ -13,18 +13,21 @@ final class UpstreamSelector: Sendable {
     }
 
     private let count: Int
+    /// The order when there is at most one upstream (made once: most districts forward to one).
+    private let only: [Int]
     private let penalty: TimeAmount
     private let state: Mutex<State>
 
     init(count: Int, penalty: TimeAmount) {
         self.count = count
+        only = Array(0..<min(count, 1))
         self.penalty = penalty
         self.state = Mutex(State(penalizedUntil: Array(repeating: 0, count: count)))
     }
 
     /// All upstream indices, healthy ones first, each group in round-robin order.
     func order(now: NIODeadline) -> [Int] {
-        guard count > 1 else { return Array(0..<count) }
+        guard count > 1 else { return only }
         let (start, penalized) = state.withLock { state in
             let start = state.next
             state.next = (state.next + 1) % count
