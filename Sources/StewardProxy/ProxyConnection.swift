@@ -28,7 +28,10 @@ enum ProxyConnection {
         }
         channel.closeFuture.whenComplete { _ in shared.release(client) }
         let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
-        let encoder = HTTPResponseEncoder()
+        // The handler frames every response itself (HEAD, HTTP/1.0 clients): the encoder adds nothing.
+        var framing = HTTPResponseEncoder.Configuration()
+        framing.automaticallySetFramingHeaders = false
+        let encoder = HTTPResponseEncoder(configuration: framing)
         let pipelining = HTTPServerPipelineHandler()
         let errors = HTTPServerProtocolErrorHandler()
         try sync.addHandler(IdleStateHandler(allTimeout: shared.configuration.idleTimeout))

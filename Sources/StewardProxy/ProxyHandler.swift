@@ -13,7 +13,7 @@ import StewardPolicy
 ///
 /// Timeouts: a complete request head must arrive within `requestHeadTimeout` of the connection
 /// opening or the previous response ending (a client trickling a head byte by byte is cut off),
-/// and the origin's response head within `responseTimeout` of the request; the idle timeout
+/// and the origin's response head within `responseTimeout` of the request's end; the idle timeout
 /// covers everything else.
 final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -41,6 +41,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// The request path's file type, if it names one.
         var fileExtension: String? = nil
         var keepAlive: Bool
+        /// The client speaks HTTP/1.1 or later (else 1.0: no chunked responses, no 1xx).
+        var clientHTTP11 = true
         var status: UInt16 = 0
         var bytesIn: Int64 = 0
         var bytesOut: Int64 = 0
@@ -146,6 +148,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             exchange.requestEnded = true
             state = .forwarding(exchange, origin: origin)
             origin.channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+            if !exchange.responseStarted { awaitResponse(context) }
         case (.forwarding, .head), (.tunnelling, _):
             break
         }
@@ -156,8 +159,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch ProxyRequest.classify(head, connectPorts: shared.configuration.connectPorts) {
         case .failure(let refusal):
             shared.metrics.refused.add(1, ordering: .relaxed)
-            respond(context, refusal.status, html: ProxyPages.message(refusal.status, refusal.reason), keepAlive: false)
             state = .discarding(closeAfter: true)
+            respond(context, refusal.status, html: ProxyPages.message(refusal.status, refusal.reason), keepAlive: false)
             return
         case .success(.local(let path)):
             serveLocal(context, head: head, path: path)
@@ -222,8 +225,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             challenge(context, head, "That username and password do not match.", ended: held.contains(where: Self.isEnd))
         case .lockedOut:
             shared.metrics.refused.add(1, ordering: .relaxed)
-            respond(context, .tooManyRequests, html: ProxyPages.message(.tooManyRequests, "Too many failed sign-ins. Try again later, or ask the office."), keepAlive: false)
             state = .discarding(closeAfter: true)
+            respond(context, .tooManyRequests, html: ProxyPages.message(.tooManyRequests, "Too many failed sign-ins. Try again later, or ask the office."), keepAlive: false)
             if held.contains(where: Self.isEnd) { context.close(promise: nil) }
         }
     }
@@ -240,12 +243,13 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Proxy-Authenticate", value: "Basic realm=\"\(realm.replacingOccurrences(of: "\"", with: "'"))\", charset=\"UTF-8\"")
         let keepAlive = head.isKeepAlive && !Self.hasBody(head)
-        respond(context, .proxyAuthenticationRequired, html: ProxyPages.message(.proxyAuthenticationRequired, text), keepAlive: keepAlive, extra: headers)
+        // The state first: writing the response's end hands over the next pipelined request.
         if ended, keepAlive {
             becomeIdle(context)
         } else {
             state = .discarding(closeAfter: !keepAlive)
         }
+        respond(context, .proxyAuthenticationRequired, html: ProxyPages.message(.proxyAuthenticationRequired, text), keepAlive: keepAlive, extra: headers)
     }
 
     private static func hasBody(_ head: HTTPRequestHead) -> Bool {
@@ -276,8 +280,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 record(exchange)
                 shared.metrics.blocked.add(1, ordering: .relaxed)
                 let text = "Blocked: \(host) — " + (snapshot.clause(for: decision).map { "\($0.section): \($0.text)" } ?? "district policy")
-                respond(context, .forbidden, html: ProxyPages.message(.forbidden, text), keepAlive: false)
                 state = .discarding(closeAfter: true)
+                respond(context, .forbidden, html: ProxyPages.message(.forbidden, text), keepAlive: false)
                 return
             }
             state = .connecting(exchange, held: [])
@@ -290,6 +294,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 started: .now(), method: head.method.rawValue, host: target.host, path: originForm, decision: decision,
                 snapshot: snapshot, personID: person?.id, subject: subject, zone: zone,
                 fileExtension: target.fileInfo?.fileExtension, keepAlive: head.isKeepAlive)
+            exchange.clientHTTP11 = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
             guard decision.action != .block else {
                 exchange.status = 403
                 record(exchange)
@@ -298,8 +303,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                     site: target.host + originForm, host: target.host, decision: decision, snapshot: snapshot,
                     contact: shared.configuration.contact, reviewURL: shared.configuration.reviewURL)
                 let hasBody = Self.hasBody(head)
-                respond(context, .forbidden, html: page, keepAlive: head.isKeepAlive && !hasBody)
                 state = .discarding(closeAfter: !head.isKeepAlive || hasBody)
+                respond(context, .forbidden, html: page, keepAlive: head.isKeepAlive && !hasBody)
                 return
             }
             shared.metrics.allowed.add(1, ordering: .relaxed)
@@ -313,8 +318,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func serveLocal(_ context: ChannelHandlerContext, head: HTTPRequestHead, path: String) {
         let bare = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
         guard bare == "/proxy.pac" || bare == "/wpad.dat" else {
-            respond(context, .badRequest, html: ProxyPages.message(.badRequest, "This is the district's web proxy; configure it as your proxy (PAC: /proxy.pac)."), keepAlive: false)
             state = .discarding(closeAfter: true)
+            respond(context, .badRequest, html: ProxyPages.message(.badRequest, "This is the district's web proxy; configure it as your proxy (PAC: /proxy.pac)."), keepAlive: false)
             return
         }
         let proxy = shared.configuration.pacProxy ?? context.channel.localAddress.map { address in
@@ -327,10 +332,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Cache-Control", value: "max-age=300")
         let responseHead = HTTPResponseHead(version: head.version, status: .ok, headers: headers)
+        state = .discarding(closeAfter: !head.isKeepAlive)
         context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        state = .discarding(closeAfter: !head.isKeepAlive)
     }
 
     /// A complete response the proxy makes itself; without keep-alive the connection is closed
@@ -379,7 +384,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ReadThrottle(limiter: handler.shared.limiter))
                     try sync.addHandler(HTTPRequestEncoder())
-                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try sync.addHandler(
+                        ByteToMessageHandler(
+                            HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
                     try sync.addHandler(OriginResponseHandler(proxy: handler, clientContext: context))
                 }
             }
@@ -411,9 +418,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .failure(let error):
             exchange.status = 502
             record(exchange)
-            respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site could not be reached (\(error))."), keepAlive: false)
             let complete = held.contains(where: Self.isEnd)
             state = .discarding(closeAfter: true)
+            respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site could not be reached (\(error))."), keepAlive: false)
             if complete { context.close(promise: nil) }
         case .success(let link):
             exchange.reused = reused
@@ -433,9 +440,15 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             link.channel.flush()
             state = .forwarding(exchange, origin: link)
-            schedule(context, in: shared.configuration.responseTimeout) { handler, context in
-                handler.originTimedOut(context)
-            }
+            if exchange.requestEnded { awaitResponse(context) }
+        }
+    }
+
+    /// The origin's response head must come within `responseTimeout` of the request's end (an
+    /// upload may take longer; while it moves, the idle timeout is the only bound).
+    private func awaitResponse(_ context: ChannelHandlerContext) {
+        schedule(context, in: shared.configuration.responseTimeout) { handler, context in
+            handler.originTimedOut(context)
         }
     }
 
@@ -459,8 +472,15 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// block page instead, and the origin connection is dropped.
     func originHead(_ context: ChannelHandlerContext, _ head: HTTPResponseHead, origin: any Channel) {
         guard case (var exchange, let link)? = current(origin) else { return }
-        // An interim response (100 Continue) is not passed on: the client did not ask for it here.
-        if head.status.code < 200 && head.status != .switchingProtocols { return }
+        // An interim response (100 Continue, 103 Early Hints) goes on to the client (RFC 9110
+        // §15.2), unless it speaks HTTP/1.0, which has none.
+        if head.status.code < 200 && head.status != .switchingProtocols {
+            if exchange.clientHTTP11 {
+                let interim = HTTPResponseHead(version: .http1_1, status: head.status, headers: ProxyRequest.endToEnd(head.headers))
+                context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+            }
+            return
+        }
         timer?.cancel()
         timer = nil
         let mime = head.headers["Content-Type"].first?.split(separator: ";").first.map {
@@ -488,8 +508,24 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         exchange.originKeepAlive = head.isKeepAlive && head.status != .switchingProtocols
+        // The framing is the proxy's (the encoder adds none): a response without a body (to HEAD,
+        // 1xx, 204, 304) keeps the origin's Content-Length and gets no chunked terminator; one with
+        // a length keeps it; one without is chunked to an HTTP/1.1 client and ends with the
+        // connection for an HTTP/1.0 client.
         var headers = ProxyRequest.endToEnd(head.headers)
-        if !exchange.keepAlive { headers.add(name: "Connection", value: "close") }
+        let bodiless = exchange.method == "HEAD" || !head.status.mayHaveResponseBody
+        if !bodiless, !headers.contains(name: "Content-Length") {
+            if exchange.clientHTTP11 {
+                headers.add(name: "Transfer-Encoding", value: "chunked")
+            } else {
+                exchange.keepAlive = false
+            }
+        }
+        if !exchange.keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if !exchange.clientHTTP11 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
         exchange.status = UInt16(head.status.code)
         exchange.responseStarted = true
         state = .forwarding(exchange, origin: link)
@@ -510,7 +546,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func originEnd(_ context: ChannelHandlerContext, origin: any Channel) {
         guard let (exchange, link) = current(origin), exchange.responseStarted else { return }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         record(exchange)
         shared.metrics.bytesToClients.add(UInt64(exchange.bytesOut), ordering: .relaxed)
         if exchange.requestEnded, exchange.originKeepAlive, let key = exchange.origin {
@@ -519,10 +554,14 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             link.handler.detach()
             origin.close(promise: nil)
         }
+        // The state first: writing the response's end hands over the next pipelined request
+        // (`HTTPServerPipelineHandler`), which must find this handler ready for it.
         if exchange.keepAlive {
             becomeIdle(context)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
-            state = .idle
+            state = .discarding(closeAfter: true)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             context.close(promise: nil)
         }
     }

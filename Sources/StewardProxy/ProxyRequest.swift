@@ -37,6 +37,12 @@ enum ProxyRequest: Equatable {
         if !encodings.isEmpty, encodings.map({ $0.lowercased().trimmingCharacters(in: .whitespaces) }) != ["chunked"] {
             return .failure(Refusal(status: .notImplemented, reason: "only Transfer-Encoding: chunked is accepted"))
         }
+        // `Connection: Content-Length` would have the framing removed on the way to the origin
+        // while the body still went there: the body would then read as a second request that
+        // nothing decided (and whose answer could reach another client of the pooled connection).
+        if let framing = connectionNamed(head.headers).first(where: Self.framingFields.contains) {
+            return .failure(Refusal(status: .badRequest, reason: "the Connection header names \(framing), which frames the request"))
+        }
         for (name, value) in head.headers {
             if name.isEmpty || name.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ":") })
                 || value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 })
@@ -84,6 +90,16 @@ enum ProxyRequest: Equatable {
         "transfer-encoding", "upgrade",
     ]
 
+    /// Fields that frame or route a message: a Connection header may not make them hop-by-hop.
+    static let framingFields: Set<String> = ["content-length", "transfer-encoding", "host"]
+
+    /// The field names the Connection header lists, lower-cased.
+    static func connectionNamed(_ headers: HTTPHeaders) -> Set<String> {
+        Set(headers["Connection"].flatMap { $0.split(separator: ",") }.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        })
+    }
+
     /// Whether `name` is one of `hopByHop`, ignoring case, without allocating.
     static func isHopByHop(_ name: String) -> Bool {
         switch name.utf8.count {
@@ -101,13 +117,11 @@ enum ProxyRequest: Equatable {
     }
 
     /// The headers that are meant for the other end: without the hop-by-hop ones and those the
-    /// Connection header names. Unchanged (no copy) when there are none.
+    /// Connection header names (never the framing fields: a message keeps its Content-Length).
+    /// Unchanged (no copy) when there are none.
     static func endToEnd(_ headers: HTTPHeaders) -> HTTPHeaders {
-        let connection = headers["Connection"]
-        guard !connection.isEmpty || headers.contains(where: { isHopByHop($0.name) }) else { return headers }
-        let named = Set(connection.flatMap { $0.split(separator: ",") }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        })
+        guard headers.contains(where: { isHopByHop($0.name) }) else { return headers }
+        let named = connectionNamed(headers).subtracting(framingFields)
         var kept = HTTPHeaders()
         for (name, value) in headers {
             if isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }

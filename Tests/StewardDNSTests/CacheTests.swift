@@ -84,7 +84,8 @@ import Testing
         let question = try Self.question("www.example.com")
         var response = try Self.positive(question, ttls: [600])
         response.edns = EDNS(udpPayloadSize: 4096, dnssecOK: true)
-        cache.remember(response, question: question, now: Self.at(0))
+        let asked = DNSMessage(header: DNSHeader(id: 1, rd: true), questions: [question])
+        cache.remember(response, to: asked, question: question, now: Self.at(0))
 
         let clientQuestion = try Self.question("WwW.eXample.com")
         let query = DNSMessage(header: DNSHeader(id: 0xCAFE, rd: true), questions: [clientQuestion])

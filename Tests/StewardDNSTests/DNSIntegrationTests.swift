@@ -143,12 +143,31 @@ import Testing
         }
     }
 
-    @Test("A truncated upstream answer is retried over TCP")
+    @Test("A truncated upstream answer is retried over TCP; the client's answer is a recursive resolver's (RA, no AA)")
     func upstreamTCPRetry() async throws {
         try await withNode { node, _ in
             let result = try await node.dig(["tcponly.example", "A"])
             #expect(result.rcode == "NOERROR", "\(result.output)")
             #expect(result.section("ANSWER").contains { $0.contains("192.0.2.99") })
+            // The upstream answered authoritatively and without recursion; Steward is neither.
+            #expect(result.flags.contains("ra") && !result.flags.contains("aa"), "\(result.flags)")
+        }
+    }
+
+    @Test("Answers asked with checking disabled (CD) or with DNSSEC records (DO) are cached apart from plain ones (RFC 4035 3.2.2, RFC 3225)")
+    func cacheKeepsCDAndDOApart() async throws {
+        try await withNode { node, upstream in
+            func asked() -> Int { upstream.received.withLock { $0.filter { $0 == "allowed.example" }.count } }
+            var expected = 0
+            for flags in [["+cd"], [], ["+dnssec"], ["+cd", "+dnssec"]] {
+                let first = try await node.dig(["allowed.example", "A"] + flags)
+                #expect(first.rcode == "NOERROR", "\(flags): \(first.output)")
+                expected += 1
+                #expect(asked() == expected, "\(flags): a kind of query not asked before must go upstream")
+                let again = try await node.dig(["allowed.example", "A"] + flags)
+                #expect(again.section("ANSWER").contains { $0.contains("192.0.2.10") }, "\(flags)")
+                #expect(asked() == expected, "\(flags): the same kind of query again comes from the cache")
+            }
         }
     }
 

@@ -85,11 +85,12 @@ public final class DNSCache: Sendable {
     public var misses: UInt64 { missCount.load(ordering: .relaxed) }
 
     /// Stores `response` as the answer to `question` if it may be cached (see
-    /// `DNSCacheAdmission`); returns whether it was stored. Replaces any entry for the question.
+    /// `DNSCacheAdmission`); returns whether it was stored. Replaces any entry for the question
+    /// and `variant` (the asking query's CD and DO bits, `DNSCacheKey.variant`).
     @discardableResult
-    public func store(_ response: DNSMessage, for question: DNSQuestion, now: NIODeadline) -> Bool {
+    public func store(_ response: DNSMessage, for question: DNSQuestion, variant: UInt8 = 0, now: NIODeadline) -> Bool {
         guard let entry = admission.entry(for: response, question: question, now: now) else { return false }
-        let key = DNSCacheKey(question)
+        let key = DNSCacheKey(question, variant: variant)
         let nanoseconds = now.uptimeNanoseconds
         shard(for: key).state.withLock { $0.insert(key, entry, at: nanoseconds) }
         return true
@@ -101,10 +102,10 @@ public final class DNSCache: Sendable {
         shard(forHash: wire.header.hash).state.withLock { $0.insert(.wire(wire), at: wire.storedAt) }
     }
 
-    /// The cached answer to `question` at `now`, TTLs counted down, or nil. An expired entry is a
-    /// miss and is removed.
-    public func lookup(_ question: DNSQuestion, now: NIODeadline) -> CachedAnswer? {
-        let key = DNSCacheKey(question)
+    /// The cached answer to `question` (for a query of `variant`) at `now`, TTLs counted down, or
+    /// nil. An expired entry is a miss and is removed.
+    public func lookup(_ question: DNSQuestion, variant: UInt8 = 0, now: NIODeadline) -> CachedAnswer? {
+        let key = DNSCacheKey(question, variant: variant)
         let nanoseconds = now.uptimeNanoseconds
         let found = shard(for: key).state.withLock { $0.lookup(key, at: nanoseconds) }
         switch found {

@@ -11,34 +11,52 @@ struct DNSCacheKey: Hashable, Sendable {
     let name: [UInt8]
     let type: DNSRecordType
     let `class`: DNSClass
-    /// The hash of the three, made once.
+    /// What the answer depends on besides the question (`variant(checkingDisabled:dnssecOK:)`).
+    let variant: UInt8
+    /// The hash of the four, made once.
     let hash: Int
 
-    init(_ question: DNSQuestion) {
+    /// The query's CD bit (1) and DO bit (2). An answer fetched with checking disabled never
+    /// reaches a client that wants the upstream's validation (RFC 4035 §3.2.2, RFC 6840 §5.9),
+    /// and DNSSEC records fetched for a DO client never reach one that did not ask (RFC 3225 §3),
+    /// nor the other way round: each kind of query has answers of its own.
+    static func variant(checkingDisabled: Bool, dnssecOK: Bool) -> UInt8 {
+        (checkingDisabled ? 1 : 0) | (dnssecOK ? 2 : 0)
+    }
+
+    /// The variant of `query`'s answers.
+    static func variant(of query: DNSMessage) -> UInt8 {
+        variant(checkingDisabled: query.header.cd, dnssecOK: query.edns?.dnssecOK ?? false)
+    }
+
+    init(_ question: DNSQuestion, variant: UInt8 = 0) {
         self.init(
             lowercasedWire: question.name.wireBytes.map(DNSName.lower), type: question.type,
-            class: question.class)
+            class: question.class, variant: variant)
     }
 
     /// A key from a name's wire bytes that are already lower-cased.
-    init(lowercasedWire name: [UInt8], type: DNSRecordType, class: DNSClass) {
+    init(lowercasedWire name: [UInt8], type: DNSRecordType, class: DNSClass, variant: UInt8 = 0) {
         var hasher = Hasher()
         name.withUnsafeBytes { hasher.combine(bytes: $0) }
         hasher.combine(type.rawValue)
         hasher.combine(`class`.rawValue)
-        self.init(lowercasedWire: name, type: type, class: `class`, hash: hasher.finalize())
+        hasher.combine(variant)
+        self.init(lowercasedWire: name, type: type, class: `class`, variant: variant, hash: hasher.finalize())
     }
 
     /// A key with its hash given (tests make two keys collide with it).
-    init(lowercasedWire name: [UInt8], type: DNSRecordType, class: DNSClass, hash: Int) {
+    init(lowercasedWire name: [UInt8], type: DNSRecordType, class: DNSClass, variant: UInt8 = 0, hash: Int) {
         self.name = name
         self.type = type
         self.class = `class`
+        self.variant = variant
         self.hash = hash
     }
 
     static func == (lhs: DNSCacheKey, rhs: DNSCacheKey) -> Bool {
-        lhs.hash == rhs.hash && lhs.type == rhs.type && lhs.class == rhs.class && lhs.name == rhs.name
+        lhs.hash == rhs.hash && lhs.type == rhs.type && lhs.class == rhs.class && lhs.variant == rhs.variant
+            && lhs.name == rhs.name
     }
 
     func hash(into hasher: inout Hasher) {

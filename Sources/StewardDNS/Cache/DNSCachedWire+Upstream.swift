@@ -198,7 +198,8 @@ extension DNSCachedWire {
                 rcode: rcode == 0 ? .noError : .nxDomain, questionType: key.type, answers: &answers,
                 authorities: &authorities, additionals: &additionals)
             let header = Header(
-                hash: key.hash, type: key.type, class: key.class, storedAt: storedAt, lifetime: lifetime ?? 0,
+                hash: key.hash, type: key.type, class: key.class, variant: key.variant, storedAt: storedAt,
+                lifetime: lifetime ?? 0,
                 nameLength: nameLength, sectionsLength: sectionsEnd - questionEnd, ttlCount: ttlOffsets.count,
                 checksLength: checks.count, answerCount: UInt16(answerCount), authorityCount: UInt16(authorityCount),
                 additionalCount: UInt16(additionalCount), rcode: UInt16(rcode))

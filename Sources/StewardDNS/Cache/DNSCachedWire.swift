@@ -35,10 +35,11 @@ struct DNSCachedWire: @unchecked Sendable {
 
     /// The counts and key, and where each part starts in the storage's octets.
     struct Header {
-        /// The key's hash (`DNSCacheKey.hash`), type and class.
+        /// The key's hash (`DNSCacheKey.hash`), type, class and variant.
         let hash: Int
         let type: DNSRecordType
         let `class`: DNSClass
+        let variant: UInt8
         /// Uptime when stored (nanoseconds) and the lifetime in seconds (0: not to be cached).
         let storedAt: UInt64
         let lifetime: UInt32
@@ -108,7 +109,8 @@ struct DNSCachedWire: @unchecked Sendable {
             if let v6 = record.ipv6 { Self.appendCheck(ipv6: v6.high, v6.low, to: &checks) }
         }
         let header = Header(
-            hash: key.hash, type: key.type, class: key.class, storedAt: entry.storedAt, lifetime: entry.ttl,
+            hash: key.hash, type: key.type, class: key.class, variant: key.variant, storedAt: entry.storedAt,
+            lifetime: entry.ttl,
             nameLength: key.name.count, sectionsLength: encoded.writerIndex - sectionsStart, ttlCount: records.count,
             checksLength: checks.count, answerCount: UInt16(entry.answers.count),
             authorityCount: UInt16(entry.authorities.count), additionalCount: UInt16(entry.additionals.count),
@@ -179,7 +181,7 @@ struct DNSCachedWire: @unchecked Sendable {
     func matches(_ key: DNSCacheKey) -> Bool {
         withOctets { octets, header in
             guard header.hash == key.hash, header.type == key.type, header.class == key.class,
-                header.nameLength == key.name.count
+                header.variant == key.variant, header.nameLength == key.name.count
             else { return false }
             return UnsafeRawBufferPointer(rebasing: octets[0..<header.nameLength]).elementsEqual(key.name)
         }

@@ -66,7 +66,7 @@ extension DNSFilter {
         }
         let base = response
         let future = upstream.forward(subquery, on: eventLoop).map { [self] answer -> ByteBuffer? in
-            cache?.remember(answer.message, question: targetQuestion, now: .now())
+            cache?.remember(answer.message, to: subquery, question: targetQuestion, now: .now())
             var rewritten = base
             rewritten.addAnswers(answer.message.answers)
             return self.finish(rewritten, decision, context, upstream: Int16(answer.upstream))

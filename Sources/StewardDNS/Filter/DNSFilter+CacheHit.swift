@@ -33,7 +33,9 @@ extension DNSFilter {
             if SafeSearch.target(for: lowered, subject: subject) != nil { return .declined }
             text = lowered
         }
-        let key = DNSCacheKey(lowercasedWire: lowered, type: preview.qtype, class: preview.qclass)
+        let key = DNSCacheKey(
+            lowercasedWire: lowered, type: preview.qtype, class: preview.qclass,
+            variant: DNSCacheKey.variant(checkingDisabled: preview.cd, dnssecOK: preview.opt?.dnssecOK ?? false))
         guard let wireCache, let (wire, elapsed) = wireCache.wireLookup(key, now: started) else {
             return .miss(
                 DNSFilterMiss(

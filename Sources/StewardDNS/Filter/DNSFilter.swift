@@ -260,7 +260,7 @@ public final class DNSFilter: Sendable {
     /// the relay whenever `answer(relayed:…)` declines.
     func answer(forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context) -> ByteBuffer {
         noteUpstream(started: context.started)
-        cache?.remember(message, question: context.question, now: .now())
+        cache?.remember(message, to: context.query, question: context.question, now: .now())
         let (response, final) = inspect(message, decision: decision, context: context)
         return finish(response, final, context, upstream: Int16(upstream))
     }

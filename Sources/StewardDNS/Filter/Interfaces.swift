@@ -5,8 +5,9 @@ import StewardDNSWire
 public protocol DNSAnswerCache: Sendable {
     /// A response built from the cache for `query`, with TTLs counted down, or nil.
     func cachedResponse(to query: DNSMessage, question: DNSQuestion, now: NIODeadline) -> DNSMessage?
-    /// Keeps `response` for `question` as long as its TTLs (and the configured bounds) allow.
-    func remember(_ response: DNSMessage, question: DNSQuestion, now: NIODeadline)
+    /// Keeps `response` (to `query`, whose CD and DO bits it was fetched with) for `question` as
+    /// long as its TTLs (and the configured bounds) allow.
+    func remember(_ response: DNSMessage, to query: DNSMessage, question: DNSQuestion, now: NIODeadline)
 }
 
 /// The district's upstream resolvers (see `DNSForwarder`).

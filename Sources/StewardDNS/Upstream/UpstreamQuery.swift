@@ -129,6 +129,10 @@ struct UpstreamQuery: Sendable {
         let rcode = response.rcode
         var header = message.header
         header.id = clientQuery.header.id
+        // Steward answers as a recursive resolver, never as the zone's authority (RFC 1035 §4.1.1),
+        // whatever the upstream's header said.
+        header.aa = false
+        header.ra = true
         message.header = header
         message.questions = clientQuery.questions
         if let clientEDNS = clientQuery.edns {

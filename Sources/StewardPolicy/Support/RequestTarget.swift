@@ -75,6 +75,20 @@ public struct RequestTarget: Sendable, Hashable {
                     scheme: scheme, host: address.description, address: address, port: port,
                     path: URLPath.normalize(pathPart)))
         }
+        // `2130706433`, `0x7f.1`, `0177.0.0.1`: the system's resolver reads these as the address
+        // they spell, so they are decided (and connected to) as that address, not as a name.
+        switch Self.numericIPv4(decodedHost) {
+        case .name:
+            break
+        case .address(let value):
+            let address = IPAddress(ipv4: value)
+            return .success(
+                RequestTarget(
+                    scheme: scheme, host: address.description, address: address, port: port,
+                    path: URLPath.normalize(pathPart)))
+        case .invalid:
+            return .failure(.badHost(decodedHost))
+        }
         switch DomainName.normalize(decodedHost) {
         case .success(let host):
             return .success(
@@ -82,6 +96,68 @@ public struct RequestTarget: Sendable, Hashable {
         case .failure(let problem):
             return .failure(.badHostName(String(hostText), problem))
         }
+    }
+
+    enum NumericHost: Equatable {
+        /// The host does not end in a number: a name.
+        case name
+        /// An IPv4 address in one of the numeric forms `inet_aton(3)` and browsers accept.
+        case address(UInt32)
+        /// Ends in a number but is no address (`1.2.3.4.5`, `256.1.1.1`, `foo.123`).
+        case invalid
+    }
+
+    /// Reads a host the way the WHATWG URL standard's IPv4 parser (and `inet_aton`) does: one to
+    /// four dot-separated parts, each decimal, octal (a leading `0`) or hexadecimal (`0x`); every
+    /// part but the last at most 255, the last filling the remaining bytes. A host whose last label
+    /// is such a number but that is not a valid address is `.invalid` (a name cannot end so).
+    static func numericIPv4(_ host: String) -> NumericHost {
+        var parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count > 1, parts.last?.isEmpty == true { parts.removeLast() }
+        guard let last = parts.last, !last.isEmpty,
+            last.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) || number(last) != nil
+        else { return .name }
+        guard parts.count <= 4 else { return .invalid }
+        var values: [UInt64] = []
+        for part in parts {
+            guard let value = number(part) else { return .invalid }
+            values.append(value)
+        }
+        for value in values.dropLast() where value > 255 { return .invalid }
+        let lastValue = values[values.count - 1]
+        guard lastValue < (UInt64(1) << (8 * (5 - values.count))) else { return .invalid }
+        var address = lastValue
+        for (index, value) in values.dropLast().enumerated() { address += value << (8 * (3 - index)) }
+        return .address(UInt32(address))
+    }
+
+    /// One part of a numeric IPv4 host: decimal, octal with a leading `0`, hexadecimal with `0x`
+    /// (`0x` alone is zero); nil for anything else. A value past 2^32 is read as 2^32 (a number,
+    /// too large for any address).
+    private static func number(_ part: Substring) -> UInt64? {
+        guard !part.isEmpty else { return nil }
+        var digits = part
+        var radix: UInt64 = 10
+        if digits.count >= 2, digits.hasPrefix("0x") || digits.hasPrefix("0X") {
+            digits = digits.dropFirst(2)
+            radix = 16
+        } else if digits.count >= 2, digits.hasPrefix("0") {
+            digits = digits.dropFirst()
+            radix = 8
+        }
+        var value: UInt64 = 0
+        for byte in digits.utf8 {
+            let digit: UInt64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt64(byte - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+            guard digit < radix else { return nil }
+            value = min(value * radix + digit, UInt64(1) << 32)
+        }
+        return value
     }
 
     /// Where the first `://` is, searched byte-wise (ASCII, so the indices are character boundaries).

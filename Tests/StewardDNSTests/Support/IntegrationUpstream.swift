@@ -40,6 +40,11 @@ final class IntegrationUpstream: Sendable {
         received.withLock { $0.append(name) }
         var response = query.makeResponse()
         response.header.rd = query.header.rd
+        if name == "tcponly.example" {
+            // As the zone's own server answers: authoritative, no recursion.
+            response.header.aa = true
+            response.header.ra = false
+        }
         var current = name
         var found = false
         for _ in 0..<8 {
