@@ -308,10 +308,48 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             shared.metrics.allowed.add(1, ordering: .relaxed)
+            if ProxyRequest.maxForwards(head) == 0 {
+                // The proxy is the last recipient (RFC 9110 §7.6.2): it answers itself.
+                exchange.status = 200
+                record(exchange)
+                answerFinalRecipient(context, head)
+                return
+            }
             exchange.origin = OriginPool.Key(host: target.address?.description ?? target.host, port: target.port ?? 80)
             exchange.originHead = ProxyRequest.originHead(head, target: target, originForm: originForm)
             state = .connecting(exchange, held: [])
             connectOrigin(context, exchange: exchange)
+        }
+    }
+
+    /// A TRACE or OPTIONS with `Max-Forwards: 0`: OPTIONS is told what the proxy takes, TRACE gets
+    /// the request as received (without its proxy credentials) as `message/http`.
+    private func answerFinalRecipient(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        var headers = HTTPHeaders()
+        var body = ""
+        if head.method == .TRACE {
+            var echoed = "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\r\n"
+            for (name, value) in head.headers where !ProxyRequest.equalsIgnoringASCIICase("proxy-authorization", name) {
+                echoed += "\(name): \(value)\r\n"
+            }
+            body = echoed + "\r\n"
+            headers.add(name: "Content-Type", value: "message/http")
+        } else {
+            headers.add(name: "Allow", value: "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH, CONNECT")
+        }
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        ProxyRequest.addVia(to: &headers, received: head.version)
+        let keepAlive = head.isKeepAlive && !Self.hasBody(head)
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        state = .discarding(closeAfter: !keepAlive)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        if !body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 
@@ -526,6 +564,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else if !exchange.clientHTTP11 {
             headers.add(name: "Connection", value: "keep-alive")
         }
+        ProxyRequest.addVia(to: &headers, received: head.version)
         exchange.status = UInt16(head.status.code)
         exchange.responseStarted = true
         state = .forwarding(exchange, origin: link)

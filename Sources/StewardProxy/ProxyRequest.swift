@@ -131,7 +131,8 @@ enum ProxyRequest: Equatable {
     }
 
     /// The head sent to the origin: origin-form target, the Host the proxy connects to, no hop-by-hop
-    /// headers (nor any the Connection header names); HTTP/1.1, so the connection may be kept alive.
+    /// headers (nor any the Connection header names), this proxy added to Via, Max-Forwards counted
+    /// down for TRACE and OPTIONS; HTTP/1.1, so the connection may be kept alive.
     static func originHead(_ head: HTTPRequestHead, target: RequestTarget, originForm: String) -> HTTPRequestHead {
         var headers = endToEnd(head.headers)
         headers.remove(name: "Host")
@@ -139,6 +140,27 @@ enum ProxyRequest: Equatable {
         let hostIsIPv6 = target.address.map { !$0.isIPv4 } ?? false
         let host = hostIsIPv6 ? "[\(target.host)]" : target.host
         headers.replaceOrAdd(name: "Host", value: target.port.map { "\(host):\($0)" } ?? host)
+        addVia(to: &headers, received: head.version)
+        if let forwards = maxForwards(head), forwards > 0 {
+            headers.replaceOrAdd(name: "Max-Forwards", value: String(forwards - 1))
+        }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: originForm, headers: headers)
+    }
+
+    /// This proxy's pseudonym in Via headers (RFC 9110 §7.6.3).
+    static let viaName = "steward"
+
+    /// Appends this hop to `headers`' Via: the protocol version the message was received with.
+    static func addVia(to headers: inout HTTPHeaders, received version: HTTPVersion) {
+        headers.add(name: "Via", value: "\(version.major).\(version.minor) \(viaName)")
+    }
+
+    /// Max-Forwards of a TRACE or OPTIONS request (RFC 9110 §7.6.2: the only methods it applies
+    /// to), nil when absent or not a number.
+    static func maxForwards(_ head: HTTPRequestHead) -> Int? {
+        guard head.method == .TRACE || head.method == .OPTIONS,
+            let value = head.headers["Max-Forwards"].first?.trimmingCharacters(in: .whitespaces)
+        else { return nil }
+        return Int(value).flatMap { $0 >= 0 ? $0 : nil }
     }
 }

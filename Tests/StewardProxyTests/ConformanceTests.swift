@@ -264,6 +264,34 @@ import Testing
         }
     }
 
+    @Test("Via names the proxy both ways; Max-Forwards is counted down, and at 0 the proxy answers TRACE and OPTIONS itself")
+    func viaAndMaxForwards() async throws {
+        try await Self.withOrigin { node, origin in
+            let base = "http://127.0.0.1:\(origin.port)"
+            let plain = try await Self.converse(
+                port: node.port, ["GET \(base)/via HTTP/1.1\r\nHost: x\r\nVia: 1.0 school-cache\r\nConnection: close\r\n\r\n"])
+            #expect(plain.contains("Via: 1.1 steward"), "\(plain)")
+            // The earlier hop first, then this one (RFC 9110 §7.6.3).
+            let sent = origin.received.withLockedValue { $0 }
+            let earlier = sent.range(of: "Via: 1.0 school-cache\r\n"), this = sent.range(of: "Via: 1.1 steward\r\n")
+            #expect(earlier != nil && this != nil && earlier!.lowerBound < this!.lowerBound, "\(sent)")
+
+            let options = try await Self.converse(
+                port: node.port, ["OPTIONS \(base)/opts HTTP/1.1\r\nHost: x\r\nMax-Forwards: 5\r\nConnection: close\r\n\r\n"])
+            #expect(options.hasSuffix("seen /opts"), "\(options)")
+            #expect(origin.received.withLockedValue { $0.contains("Max-Forwards: 4\r\n") })
+
+            let before = origin.requestLines.count
+            let trace = try await Self.converse(
+                port: node.port,
+                ["TRACE \(base)/trace HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nProxy-Authorization: Basic c2VjcmV0\r\nX-Mark: here\r\nConnection: close\r\n\r\n"])
+            #expect(trace.hasPrefix("HTTP/1.1 200") && trace.contains("message/http"), "\(trace)")
+            #expect(trace.contains("TRACE \(base)/trace HTTP/1.1") && trace.contains("X-Mark: here"), "\(trace)")
+            #expect(!trace.contains("c2VjcmV0"), "proxy credentials are never echoed")
+            #expect(origin.requestLines.count == before, "a request with Max-Forwards 0 goes no further")
+        }
+    }
+
     @Test("The response timeout counts from the end of the request: a slow upload longer than it is answered, not cut off with 504")
     func slowUpload() async throws {
         try await Self.withOrigin(proxy: "response-timeout: 1") { node, origin in
