@@ -23,13 +23,44 @@ import Testing
             "tcponly.example": [try a("tcponly.example", "192.0.2.99")],
         ]
         table["big.example"] = try (1...40).map { try a("big.example", "198.51.100.\($0)") }
+        // Names records point to, and SVCB/HTTPS targets and hints (RFC 9460).
+        table["mail.example"] = [
+            DNSResourceRecord(name: try name("mail.example"), type: .MX, ttl: 300, rdata: .mx(preference: 10, exchange: try name("cdn.casino.example")))
+        ]
+        table["glue.example"] = [
+            DNSResourceRecord(name: try name("glue.example"), type: .NS, ttl: 300, rdata: .ns(try name("ns1.allowed.example")))
+        ]
+        table["svc.example"] = [try https("svc.example", target: "cdn.casino.example", hint: nil)]
+        table["hinted.example"] = [try https("hinted.example", target: ".", hint: "198.51.100.66")]
+        table["fine.example"] = [try https("fine.example", target: ".", hint: "192.0.2.10")]
         return table
+    }
+
+    /// An HTTPS record (service form, priority 1) with `target` and one `ipv4hint`.
+    static func https(_ owner: String, target: String, hint: String?) throws -> DNSResourceRecord {
+        var data: [UInt8] = [0, 1] + (try DNSName(target)).wireBytes
+        if let hint, let address = DNSIPv4Address(hint) {
+            data += [0, 4, 0, 4] + withUnsafeBytes(of: address.value.bigEndian) { Array($0) }
+        }
+        return DNSResourceRecord(name: try DNSName(owner), type: .HTTPS, ttl: 300, rdata: .opaque(data))
+    }
+
+    /// Glue a careless or hostile upstream adds: a blocked name's address beside an allowed answer.
+    static func extraSections() throws -> [String: (authority: [DNSResourceRecord], additional: [DNSResourceRecord])] {
+        let glue: [DNSResourceRecord] = [
+            .a(try DNSName("cdn.casino.example"), ttl: 300, DNSIPv4Address("192.0.2.66")!),
+            .a(try DNSName("ns1.allowed.example"), ttl: 300, DNSIPv4Address("192.0.2.53")!),
+        ]
+        let delegation = DNSResourceRecord(
+            name: try DNSName("allowed.example"), type: .NS, ttl: 300, rdata: .ns(try DNSName("cdn.casino.example")))
+        return ["glue.example": ([delegation], glue), "www.allowed.example": ([delegation], glue)]
     }
 
     func withNode(
         upstreamDown: Bool = false, extraDNS: String = "", _ body: (Harness, IntegrationUpstream) async throws -> Void
     ) async throws {
-        let upstream = IntegrationUpstream(records: try Self.records(), truncateOverUDP: ["tcponly.example"])
+        let upstream = IntegrationUpstream(
+            records: try Self.records(), truncateOverUDP: ["tcponly.example"], extraSections: try Self.extraSections())
         try await upstream.start()
         var port = upstream.port
         if upstreamDown {
@@ -151,6 +182,41 @@ import Testing
             #expect(result.section("ANSWER").contains { $0.contains("192.0.2.99") })
             // The upstream answered authoritatively and without recursion; Steward is neither.
             #expect(result.flags.contains("ra") && !result.flags.contains("aa"), "\(result.flags)")
+        }
+    }
+
+    @Test("Names records point to (MX, SVCB/HTTPS targets) and HTTPS address hints are decided, from the upstream and from the cache")
+    func pointedNamesAndHints() async throws {
+        try await withNode { node, _ in
+            for (name, type) in [("mail.example", "MX"), ("svc.example", "HTTPS"), ("hinted.example", "HTTPS")] {
+                for ask in ["first", "cached"] {
+                    let result = try await node.dig([name, type])
+                    #expect(result.rcode == "NXDOMAIN", "\(name) \(type) (\(ask)): \(result.output)")
+                    #expect(!result.output.contains("casino") && !result.output.contains("198.51.100.66"), "\(result.output)")
+                }
+            }
+            for ask in ["first", "cached"] {
+                let fine = try await node.dig(["fine.example", "HTTPS"])
+                #expect(fine.rcode == "NOERROR" && fine.output.contains("ipv4hint=192.0.2.10"), "\(ask): \(fine.output)")
+            }
+        }
+    }
+
+    @Test("Glue and other records outside the answer never reach the client: a blocked name's address cannot ride along")
+    func minimalSections() async throws {
+        try await withNode { node, _ in
+            for (name, type) in [("glue.example", "NS"), ("www.allowed.example", "A")] {
+                for ask in ["first", "cached"] {
+                    let result = try await node.dig([name, type])
+                    #expect(result.rcode == "NOERROR", "\(name) (\(ask)): \(result.output)")
+                    #expect(result.section("ANSWER").count == 1, "\(result.output)")
+                    #expect(result.section("AUTHORITY").isEmpty && result.section("ADDITIONAL").isEmpty, "\(name) (\(ask)): \(result.output)")
+                    #expect(!result.output.contains("192.0.2.66") && !result.output.contains("casino"), "\(result.output)")
+                }
+            }
+            // A negative answer keeps its SOA (RFC 2308).
+            let missing = try await node.dig(["nothing-here.example", "A"])
+            #expect(missing.rcode == "NXDOMAIN" && missing.section("AUTHORITY").contains { $0.contains("SOA") }, "\(missing.output)")
         }
     }
 

@@ -21,7 +21,9 @@ extension DNSCachedWire {
     /// datagram with `UpstreamQuery.evaluate` and goes the general way.
     ///
     /// TTLs are set as `DNSCacheAdmission.admit` stores them; the checks are those `init(_:question:)`
-    /// makes from the answer section (names other than the question's, CNAME targets, addresses).
+    /// makes from the answer section (names other than the question's, the names records point to,
+    /// addresses and SVCB/HTTPS hints). An authority record other than SOA/NSEC/NSEC3/RRSIG, or an
+    /// additional record, declines: the general way passes the message on without them.
     static func fromUpstream(
         _ datagram: ByteBuffer, key: DNSCacheKey, admission: DNSCacheAdmission, storedAt: UInt64
     ) -> (wire: DNSCachedWire, lifetime: UInt32?)? {
@@ -172,8 +174,19 @@ extension DNSCachedWire {
                     }
                     if rdataLength > 0 {
                         switch type {
-                        case .CNAME:
+                        case .CNAME, .NS, .PTR, .DNAME:
                             appendCheck(name: flattened(rdataStart), to: &checks)
+                        case .MX:
+                            appendCheck(name: flattened(rdataStart + 2), to: &checks)
+                        case .SRV:
+                            appendCheck(name: flattened(rdataStart + 6), to: &checks)
+                        case .SVCB, .HTTPS:
+                            // The target and the address hints (RFC 9460); data that does not read
+                            // as a service binding goes the general way.
+                            guard let binding = DNSServiceBinding(rdata: bytes[rdataStart..<rdataEnd]) else { return nil }
+                            if !binding.targetIsRoot { appendCheck(name: binding.targetWire, to: &checks) }
+                            for v4 in binding.ipv4Hints { appendCheck(ipv4: v4, to: &checks) }
+                            for v6 in binding.ipv6Hints { appendCheck(ipv6: v6.high, v6.low, to: &checks) }
                         case .A where isIN:
                             appendCheck(ipv4: u32(rdataStart), to: &checks)
                         case .AAAA where isIN:
@@ -184,9 +197,13 @@ extension DNSCachedWire {
                         }
                     }
                 } else if index < answerCount + authorityCount {
+                    // Only what a stub uses (`DNSMessage.minimal`); anything else is taken out
+                    // the general way.
+                    guard DNSMessage.keptAuthorityTypes.contains(type) else { return nil }
                     authorities.append(record)
                 } else {
-                    additionals.append(record)
+                    // Glue and other additional records: the general way drops them.
+                    return nil
                 }
                 position = rdataEnd
             }

@@ -102,11 +102,17 @@ struct DNSCachedWire: @unchecked Sendable {
             return nil
         }
         var checks: [UInt8] = []
+        // What `DNSFilter.inspect` decides: other owners, pointed names, addresses and hints.
         for record in entry.answers {
             if record.name != question.name { Self.appendCheck(name: record.name.wireBytes, to: &checks) }
-            if let target = record.cnameTarget { Self.appendCheck(name: target.wireBytes, to: &checks) }
-            if let v4 = record.ipv4 { Self.appendCheck(ipv4: v4.value, to: &checks) }
-            if let v6 = record.ipv6 { Self.appendCheck(ipv6: v6.high, v6.low, to: &checks) }
+            for target in record.decidedTargets { Self.appendCheck(name: target.wireBytes, to: &checks) }
+            for address in record.decidedAddresses {
+                if let v4 = address.ipv4 {
+                    Self.appendCheck(ipv4: v4, to: &checks)
+                } else {
+                    Self.appendCheck(ipv6: address.high, address.low, to: &checks)
+                }
+            }
         }
         let header = Header(
             hash: key.hash, type: key.type, class: key.class, variant: key.variant, storedAt: entry.storedAt,

@@ -16,9 +16,8 @@ extension DNSFilter {
     func inspect(_ response: DNSMessage, decision: Decision, context: Context) -> (DNSMessage, Decision) {
         let snapshot = context.snapshot
         for record in response.answers {
-            var names: [DNSName] = []
+            var names = record.decidedTargets
             if record.name != context.question.name { names.append(record.name) }
-            if let target = record.cnameTarget { names.append(target) }
             for name in names {
                 let aliased = name.withUTF8Text { bytes in
                     snapshot.decide(name: bytes, subject: context.subject, zone: context.zone, at: context.now)
@@ -27,10 +26,7 @@ extension DNSFilter {
                     return (answers.blocked(for: context.query, question: context.question), aliased)
                 }
             }
-            var address: IPAddress? = nil
-            if let v4 = record.ipv4 { address = IPAddress(ipv4: v4.value) }
-            if let v6 = record.ipv6 { address = IPAddress(high: v6.high, low: v6.low) }
-            if let address {
+            for address in record.decidedAddresses {
                 let categories = snapshot.lists.listedCategories(ofAddress: address)
                 if !categories.isEmpty {
                     let byAddress = snapshot.decide(

@@ -260,6 +260,8 @@ public final class DNSFilter: Sendable {
     /// the relay whenever `answer(relayed:…)` declines.
     func answer(forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context) -> ByteBuffer {
         noteUpstream(started: context.started)
+        // Glue and other records outside the answer are not passed on (`DNSMessage.minimal`).
+        let message = message.minimal
         cache?.remember(message, to: context.query, question: context.question, now: .now())
         let (response, final) = inspect(message, decision: decision, context: context)
         return finish(response, final, context, upstream: Int16(upstream))

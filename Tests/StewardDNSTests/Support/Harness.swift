@@ -62,7 +62,7 @@ struct Harness {
         let directory = TestDirectory.root.appendingPathComponent("steward-dns-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try document.write(to: directory.appendingPathComponent("aup.txt"), atomically: true, encoding: .utf8)
-        try "casino.example\nbet.example\n".write(
+        try "casino.example\nbet.example\n198.51.100.66\n".write(
             to: directory.appendingPathComponent("gambling.txt"), atomically: true, encoding: .utf8)
         try "adult.example\n".write(to: directory.appendingPathComponent("adult.txt"), atomically: true, encoding: .utf8)
         let configFile = directory.appendingPathComponent("steward.yaml")

@@ -10,14 +10,21 @@ final class IntegrationUpstream: Sendable {
     let records: [String: [DNSResourceRecord]]
     /// Names answered with TC=1 over UDP (full answer over TCP).
     let truncateOverUDP: Set<String>
+    /// Records added to the answer's authority and additional sections, by question name (glue
+    /// as a hostile or careless upstream might add it).
+    let extraSections: [String: (authority: [DNSResourceRecord], additional: [DNSResourceRecord])]
     let received = Mutex<[String]>([])
     private let channels = Mutex<[any Channel]>([])
     private let boundPort = Mutex<Int>(0)
     var port: Int { boundPort.withLock { $0 } }
 
-    init(records: [String: [DNSResourceRecord]], truncateOverUDP: Set<String> = []) {
+    init(
+        records: [String: [DNSResourceRecord]], truncateOverUDP: Set<String> = [],
+        extraSections: [String: (authority: [DNSResourceRecord], additional: [DNSResourceRecord])] = [:]
+    ) {
         self.records = records
         self.truncateOverUDP = truncateOverUDP
+        self.extraSections = extraSections
     }
 
     func start() async throws {
@@ -65,6 +72,10 @@ final class IntegrationUpstream: Sendable {
                     DNSSOA(
                         primaryServer: try! DNSName("ns.example"), responsibleMailbox: try! DNSName("admin.example"),
                         serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 60)))
+        }
+        if let extra = extraSections[name] {
+            for record in extra.authority { response.addAuthority(record) }
+            for record in extra.additional { response.addAdditional(record) }
         }
         if !overTCP, truncateOverUDP.contains(name) {
             var truncated = query.makeResponse()

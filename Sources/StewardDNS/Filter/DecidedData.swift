@@ -1,0 +1,51 @@
+import StewardDNSWire
+import StewardPolicy
+
+/// What of an upstream's answer the policy decides besides the question, and which records reach
+/// a client at all.
+extension DNSResourceRecord {
+    /// The names this record points a client to: CNAME, DNAME, NS and PTR targets, MX exchanges,
+    /// SRV targets, and an SVCB or HTTPS record's target (RFC 9460) unless it is the root.
+    var decidedTargets: [DNSName] {
+        if let name = rdata.pointedName { return [name] }
+        guard let binding = serviceBinding, !binding.targetIsRoot,
+            let target = try? DNSName(wireBytes: binding.targetWire)
+        else { return [] }
+        return [target]
+    }
+
+    /// The addresses this record gives a client: an A or AAAA record's, an SVCB or HTTPS record's
+    /// `ipv4hint` and `ipv6hint` (a client may connect to a hint without asking for it).
+    var decidedAddresses: [IPAddress] {
+        if let v4 = ipv4 { return [IPAddress(ipv4: v4.value)] }
+        if let v6 = ipv6 { return [IPAddress(high: v6.high, low: v6.low)] }
+        guard let binding = serviceBinding else { return [] }
+        return binding.ipv4Hints.map { IPAddress(ipv4: $0) } + binding.ipv6Hints.map { IPAddress(high: $0.high, low: $0.low) }
+    }
+
+    /// An SVCB or HTTPS record's data read for the policy.
+    var serviceBinding: DNSServiceBinding? {
+        guard type == .SVCB || type == .HTTPS, case .opaque(let bytes) = rdata else { return nil }
+        return DNSServiceBinding(rdata: bytes)
+    }
+}
+
+extension DNSMessage {
+    /// Authority records a stub client can use from a recursive resolver: the SOA of a negative
+    /// answer and the DNSSEC records that prove it (RFC 2308, RFC 4035 §3.1.3).
+    static let keptAuthorityTypes: Set<DNSRecordType> = [.SOA, .NSEC, .NSEC3, .RRSIG]
+
+    /// The message as Steward passes it on: the answer section whole (decided record by record),
+    /// the authority section down to `keptAuthorityTypes`, no additional records (glue and hints
+    /// a stub never needs, which could carry a blocked name's address past the filter). As unbound
+    /// answers with its default `minimal-responses: yes`.
+    var minimal: DNSMessage {
+        guard !additionals.isEmpty || authorities.contains(where: { !Self.keptAuthorityTypes.contains($0.type) }) else {
+            return self
+        }
+        var message = self
+        message.authorities = authorities.filter { Self.keptAuthorityTypes.contains($0.type) }
+        message.additionals = []
+        return message
+    }
+}
