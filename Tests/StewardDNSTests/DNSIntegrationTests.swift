@@ -237,6 +237,74 @@ import Testing
         }
     }
 
+    /// Sends `bytes` on a new TCP connection to the server, half-closes at once when asked, and
+    /// returns what came back until the server closed (or `timeout`), and how long that took.
+    static func tcpExchange(
+        port: Int, _ parts: [[UInt8]], pause: Duration = .zero, halfClose: Bool, timeout: Duration = .seconds(8)
+    ) async throws -> (received: [UInt8], elapsed: Duration) {
+        let collector = ByteCollector()
+        let started = ContinuousClock.now
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        for (index, part) in parts.enumerated() {
+            if index > 0 { try await Task.sleep(for: pause) }
+            guard channel.isActive else { break }
+            try? await channel.writeAndFlush(ByteBuffer(bytes: part))
+        }
+        if halfClose { channel.close(mode: .output, promise: nil) }
+        while channel.isActive, ContinuousClock.now - started < timeout { try await Task.sleep(for: .milliseconds(20)) }
+        let open = channel.isActive
+        try? await channel.close()
+        return (collector.bytes.withLock { $0 }, open ? timeout + .seconds(1) : ContinuousClock.now - started)
+    }
+
+    final class ByteCollector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let bytes = Mutex<[UInt8]>([])
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            bytes.withLock { $0 += buffer.readableBytesView }
+        }
+    }
+
+    static func framed(_ name: String, id: UInt16) throws -> [UInt8] {
+        let query = DNSMessage(header: DNSHeader(id: id, rd: true), questions: [DNSQuestion(name: try DNSName(name), type: .A)])
+        let bytes = Array(query.encoded().readableBytesView)
+        return [UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes
+    }
+
+    @Test("Queries a TCP client sends just before half-closing are all answered before the connection closes (RFC 7766)")
+    func tcpHalfClose() async throws {
+        try await withNode { node, _ in
+            let queries = try Self.framed("allowed.example", id: 1) + Self.framed("casino.example", id: 2)
+                + Self.framed("www.allowed.example", id: 3)
+            let (received, elapsed) = try await Self.tcpExchange(port: node.port, [queries], halfClose: true)
+            var buffer = ByteBuffer(bytes: received)
+            var ids: [UInt16] = []
+            while let length = buffer.readInteger(as: UInt16.self), var message = buffer.readSlice(length: Int(length)) {
+                let answer = try DNSMessage(from: &message)
+                ids.append(answer.header.id)
+            }
+            #expect(ids == [1, 2, 3], "\(received.count) octets back")
+            #expect(elapsed < .seconds(5), "the server closed after answering, not at its idle timeout")
+        }
+    }
+
+    @Test("A TCP message trickled in byte by byte is cut off after the idle timeout, though every byte came in time")
+    func tcpTrickle() async throws {
+        try await withNode(extraDNS: "tcp-idle-timeout: 1") { node, _ in
+            let query = try Self.framed("allowed.example", id: 9)
+            let (received, elapsed) = try await Self.tcpExchange(
+                port: node.port, query.map { [$0] }, pause: .milliseconds(300), halfClose: false, timeout: .seconds(8))
+            #expect(received.isEmpty, "a message that took \(query.count * 300) ms was answered")
+            #expect(elapsed < .seconds(3), "the connection stayed open for \(elapsed)")
+        }
+    }
+
     @Test("Several queries on one TCP connection are all answered")
     func tcpKeepOpen() async throws {
         try await withNode { node, _ in

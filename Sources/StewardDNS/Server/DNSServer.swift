@@ -196,8 +196,12 @@ public final class DNSServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 256)
             .bind(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // A client may send its queries and half-close at once: what it sent is still
+                    // answered before the connection closes (RFC 7766 §6.2.3).
+                    try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: idle),
+                        DNSTCPMessageDeadline(limit: idle),
                         ByteToMessageHandler(DNSTCPFrameDecoder(), maximumBufferSize: 70_000),
                         DNSTCPFrameEncoder(),
                         IdleConnectionCloser(),
