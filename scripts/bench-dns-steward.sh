@@ -7,24 +7,9 @@
 set -euo pipefail
 steward=$1 list=$2 addr=$3 port=$4 upstream=$5
 dir=${STEWARD_BENCH_DIR:-$(mktemp -d /tmp/steward-bench.XXXXXX)}
-mkdir -p "$dir"
-cat > "$dir/aup.txt" <<'TXT'
-The district blocks the sites on its block list.
-TXT
-cat > "$dir/steward.yaml" <<YAML
-district: {name: Benchmark District, timezone: UTC}
-data-dir: $dir/data
-documents: [{id: aup, title: Benchmark AUP, file: aup.txt}]
-lists:
-  - {name: blocked, path: "$list", format: domains}
-groups: [{id: everyone}]
-zones: [{id: loopback, networks: [127.0.0.0/8], default-group: everyone}]
-policies:
-  - rules:
-      - id: block-listed
-        action: block
-        match: {categories: [blocked]}
-        clause: {document: aup, section: Lists, text: The district blocks the sites on its block list.}
+. "$(dirname "$0")/bench-config.sh"
+write_bench_config "$dir" "$list"
+cat >> "$dir/steward.yaml" <<YAML
 dns:
   listen: ["$addr:$port"]
   upstreams: ["$upstream"]

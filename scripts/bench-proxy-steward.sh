@@ -2,30 +2,16 @@
 # Start Steward for ../shared/bench/proxy (run_all.sh --proxy ADDR:PORT --name steward --pid PID):
 # writes a configuration that blocks every entry of the harness's list (names with their
 # subdomains, and the IPv4 addresses it lists) for every client on 127.0.0.0/8 and serves the web
-# proxy on ADDR:PORT, then runs `steward serve` in the background and prints its PID.
+# proxy on ADDR:PORT, then runs `steward serve` in the background and prints its PID once the
+# proxy answers.
 # Usage: bench-proxy-steward.sh STEWARD_BINARY LIST [ADDR:PORT]
 # (STEWARD_BENCH_DIR chooses the folder for the configuration and data; default a new temporary one.)
 set -euo pipefail
 steward=$1 list=$2 listen=${3:-127.0.0.20:3128}
 dir=${STEWARD_BENCH_DIR:-$(mktemp -d /tmp/steward-proxy-bench.XXXXXX)}
-mkdir -p "$dir"
-cat > "$dir/aup.txt" <<'TXT'
-The district blocks the sites on its block list.
-TXT
-cat > "$dir/steward.yaml" <<YAML
-district: {name: Benchmark District, timezone: UTC}
-data-dir: $dir/data
-documents: [{id: aup, title: Benchmark AUP, file: aup.txt}]
-lists:
-  - {name: blocked, path: "$list", format: domains}
-groups: [{id: everyone}]
-zones: [{id: loopback, networks: [127.0.0.0/8], default-group: everyone}]
-policies:
-  - rules:
-      - id: block-listed
-        action: block
-        match: {categories: [blocked]}
-        clause: {document: aup, section: Lists, text: The district blocks the sites on its block list.}
+. "$(dirname "$0")/bench-config.sh"
+write_bench_config "$dir" "$list"
+cat >> "$dir/steward.yaml" <<YAML
 proxy:
   listen: ["$listen"]
   connect-ports: [443, 3101]
