@@ -35,8 +35,10 @@ enum TLSClientHello {
             }
             var fragment = reader.readSlice(length: length)!
             handshake.writeBuffer(&fragment)
-            if handshake.readableBytes >= 4 {
-                let messageLength = Int(handshake.getInteger(at: handshake.readerIndex + 1, as: UInt32.self)! >> 8)
+            // The handshake header: type (1) and a 24-bit length, read octet by octet (exactly
+            // four octets may be all there is so far).
+            if handshake.readableBytes >= 4, let lengthBytes = handshake.getBytes(at: handshake.readerIndex + 1, length: 3) {
+                let messageLength = Int(lengthBytes[0]) << 16 | Int(lengthBytes[1]) << 8 | Int(lengthBytes[2])
                 if handshake.readableBytes >= 4 + messageLength { break }
                 if messageLength > maxBytes { return .notTLS }
             }
@@ -65,23 +67,42 @@ enum TLSClientHello {
         guard hello.readableBytes > 0 else { return .hello(serverName: nil) }  // no extensions
         guard let extensionsLength: UInt16 = hello.readInteger(), var extensions = hello.readSlice(length: Int(extensionsLength))
         else { return .notTLS }
+        // One server_name extension at most, holding one host_name at most, of host-name octets
+        // only (RFC 8446 §4.2: no extension twice; RFC 6066 §3: one name of a type, ASCII). A
+        // hello that names two hosts, or a name the policy could read otherwise than a server
+        // would, is not passed on.
+        var serverName: String? = nil
+        var seenServerName = false
         while extensions.readableBytes > 0 {
             guard let type: UInt16 = extensions.readInteger(), let size: UInt16 = extensions.readInteger(),
                 var body = extensions.readSlice(length: Int(size))
             else { return .notTLS }
             guard type == 0 else { continue }  // server_name
-            guard let listLength: UInt16 = body.readInteger(), var list = body.readSlice(length: Int(listLength)) else {
-                return .notTLS
-            }
+            guard !seenServerName else { return .notTLS }
+            seenServerName = true
+            guard let listLength: UInt16 = body.readInteger(), var list = body.readSlice(length: Int(listLength)),
+                body.readableBytes == 0
+            else { return .notTLS }
             while list.readableBytes > 0 {
-                guard let nameType: UInt8 = list.readInteger(), let nameLength: UInt16 = list.readInteger(),
-                    let name = list.readString(length: Int(nameLength))
+                guard let nameType: UInt8 = list.readInteger(), nameType == 0, serverName == nil,
+                    let nameLength: UInt16 = list.readInteger(), nameLength > 0,
+                    let bytes = list.readBytes(length: Int(nameLength)), bytes.allSatisfy(isHostNameOctet)
                 else { return .notTLS }
-                if nameType == 0 { return .hello(serverName: name) }  // host_name
+                serverName = String(decoding: bytes, as: UTF8.self)
             }
-            return .hello(serverName: nil)
         }
-        return .hello(serverName: nil)
+        return .hello(serverName: serverName)
+    }
+
+    /// Letters, digits, `-`, `.` and `_` (seen in real host names), nothing else.
+    private static func isHostNameOctet(_ octet: UInt8) -> Bool {
+        switch octet {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+            true
+        default:
+            false
+        }
     }
 }
 

@@ -68,4 +68,60 @@ import Testing
         #expect(TLSClientHello.parse(ByteBuffer(string: "SSH-2.0-OpenSSH_9.2\r\n")) == .notTLS)
         #expect(TLSClientHello.parse(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x00, 0x05, 0x02, 0, 0, 1, 0])) == .notTLS)
     }
+
+    /// The handshake message of a one-record ClientHello, rewrapped in records of `size` octets.
+    static func rerecorded(_ records: [UInt8], size: Int) -> [UInt8] {
+        let message = Array(records.dropFirst(5))
+        return stride(from: 0, to: message.count, by: size).flatMap { start -> [UInt8] in
+            let part = message[start..<min(start + size, message.count)]
+            return [0x16, 0x03, 0x01, UInt8(part.count >> 8), UInt8(part.count & 0xFF)] + part
+        }
+    }
+
+    @Test("A ClientHello in records of any size is read; a record holding only the handshake header waits for more (it once crashed the proxy)")
+    func clientHelloInTinyRecords() {
+        #expect(TLSClientHello.parse(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00, 0x40])) == .needMore)
+        let hello = ClientHelloBytes.records(serverName: "sni.example")
+        for size in [1, 2, 3, 4, 5, 7, 100] {
+            let records = Self.rerecorded(hello, size: size)
+            #expect(TLSClientHello.parse(ByteBuffer(bytes: records)) == .hello(serverName: "sni.example"), "records of \(size)")
+            for cut in stride(from: 1, to: records.count, by: 3) {
+                #expect(TLSClientHello.parse(ByteBuffer(bytes: records.prefix(cut))) == .needMore, "records of \(size), cut at \(cut)")
+            }
+        }
+    }
+
+    /// A ClientHello whose extensions are `extensions` (type, body) as given.
+    static func hello(extensions: [(UInt16, [UInt8])]) -> [UInt8] {
+        var body: [UInt8] = [0x03, 0x03] + Array(repeating: 7, count: 32) + [0x00, 0x00, 0x02, 0x13, 0x01, 0x01, 0x00]
+        let encoded = extensions.flatMap { type, data in
+            [UInt8(type >> 8), UInt8(type & 0xFF), UInt8(data.count >> 8), UInt8(data.count & 0xFF)] + data
+        }
+        body += [UInt8(encoded.count >> 8), UInt8(encoded.count & 0xFF)] + encoded
+        let message: [UInt8] = [0x01, 0x00, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
+        return [0x16, 0x03, 0x01, UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message
+    }
+
+    static func serverNames(_ entries: [(UInt8, [UInt8])]) -> [UInt8] {
+        let list = entries.flatMap { type, name in [type, UInt8(name.count >> 8), UInt8(name.count & 0xFF)] + name }
+        return [UInt8(list.count >> 8), UInt8(list.count & 0xFF)] + list
+    }
+
+    @Test("A ClientHello that names two hosts, or a name no server would read the same way, is not passed on")
+    func ambiguousServerNames() {
+        let allowed = Array("allowed.example".utf8), blocked = Array("blocked.example".utf8)
+        #expect(TLSClientHello.parse(ByteBuffer(bytes: Self.hello(extensions: [(0, Self.serverNames([(0, allowed)]))]))) == .hello(serverName: "allowed.example"))
+        #expect(TLSClientHello.parse(ByteBuffer(bytes: Self.hello(extensions: [(16, [0, 3, 2, 0x68, 0x32])]))) == .hello(serverName: nil))
+        let cases: [[(UInt16, [UInt8])]] = [
+            [(0, Self.serverNames([(0, allowed), (0, blocked)]))],
+            [(0, Self.serverNames([(0, allowed)])), (0, Self.serverNames([(0, blocked)]))],
+            [(0, Self.serverNames([(1, blocked)]))],
+            [(0, Self.serverNames([(0, blocked + [0])]))],
+            [(0, Self.serverNames([(0, blocked + Array(":443".utf8))]))],
+            [(0, Self.serverNames([(0, [])]))],
+        ]
+        for extensions in cases {
+            #expect(TLSClientHello.parse(ByteBuffer(bytes: Self.hello(extensions: extensions))) == .notTLS, "\(extensions)")
+        }
+    }
 }
