@@ -76,6 +76,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     let pool: OriginPool
     private var state: State = .idle
     private var timer: Scheduled<Void>?
+    /// The client half-closed: once what it asked for is answered, the connection closes (it would
+    /// otherwise hold a place until the idle timeout).
+    private var clientFinished = false
     /// The Proxy-Authorization value this connection proved, and whose it is.
     private var login: (authorization: String, person: Person, expires: Int64)?
 
@@ -116,7 +119,22 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func becomeIdle(_ context: ChannelHandlerContext) {
         state = .idle
+        if clientFinished {
+            // After the writes this turn of the loop queues (a response's end): `CloseAfterWrites`
+            // lets them go out first.
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.execute { loopBound.value.close(promise: nil) }
+            return
+        }
         awaitRequest(context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            clientFinished = true
+            if case .idle = state { becomeIdle(context) }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     // MARK: Requests
@@ -524,11 +542,15 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let mime = head.headers["Content-Type"].first?.split(separator: ";").first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         }
-        if let mime, !mime.isEmpty {
+        // The file the browser will save: the name Content-Disposition gives it wins over the
+        // path's (`/download?id=7` answered as `setup.exe`).
+        let named = ProxyRequest.dispositionFileExtension(head.headers)
+        let mimeType = mime.flatMap { $0.isEmpty ? nil : $0 }
+        if mimeType != nil || named != nil {
             let snapshot = exchange.snapshot
             let decision = snapshot.decide(
                 categories: exchange.decision.categories, subject: exchange.subject, zone: exchange.zone,
-                at: unixNow(), file: FileInfo(fileExtension: exchange.fileExtension, mimeType: mime))
+                at: unixNow(), file: FileInfo(fileExtension: named ?? exchange.fileExtension, mimeType: mimeType))
             if decision.action == .block {
                 exchange.decision = decision
                 exchange.status = 403

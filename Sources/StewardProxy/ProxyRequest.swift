@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 import StewardPolicy
 
@@ -145,6 +146,33 @@ enum ProxyRequest: Equatable {
             headers.replaceOrAdd(name: "Max-Forwards", value: String(forwards - 1))
         }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: originForm, headers: headers)
+    }
+
+    /// The extension of the file name a response's Content-Disposition gives (RFC 6266: the
+    /// `filename*` form, RFC 8187, is preferred over `filename`), as `RequestTarget.fileExtension`
+    /// reads it; nil when there is none.
+    static func dispositionFileExtension(_ headers: HTTPHeaders) -> String? {
+        guard let value = headers["Content-Disposition"].first else { return nil }
+        var plain: String? = nil
+        var extended: String? = nil
+        for parameter in value.split(separator: ";").dropFirst() {
+            let parts = parameter.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
+            var text = parts[1].trimmingCharacters(in: .whitespaces)
+            if key == "filename*" {
+                // charset'language'percent-encoded-name
+                if let quote = text.lastIndex(of: "'") { text = String(text[text.index(after: quote)...]) }
+                extended = text.removingPercentEncoding ?? text
+            } else if key == "filename" {
+                if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 { text = String(text.dropFirst().dropLast()) }
+                plain = text
+            }
+        }
+        guard let name = extended ?? plain else { return nil }
+        // A path in the name counts only for its last part.
+        let base = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? name
+        return RequestTarget.fileExtension(ofName: base)
     }
 
     /// This proxy's pseudonym in Via headers (RFC 9110 §7.6.3).

@@ -145,3 +145,30 @@ import Testing
         }
     }
 }
+
+/// Spellings of a path and of a file name that origin servers read otherwise than they look.
+@Suite struct ServerReadingTests {
+    @Test(arguments: [
+        ("/%2fforbidden", "/forbidden"), ("/%2Fforbidden/page", "/forbidden/page"), ("/x%2f..%2fforbidden/", "/forbidden/"),
+        ("/x/..%2fforbidden", "/forbidden"), ("/foo/..\\forbidden", "/forbidden"), ("/foo/..%5cforbidden", "/forbidden"),
+        ("/a?next=%2fforbidden", "/a?next=%2fforbidden"), ("/a?path=\\x", "/a?path=\\x"),
+    ])
+    func escapedSlashesAndBackslashesSeparateSegmentsInThePath(_ path: String, _ normalized: String) {
+        #expect(URLPath.normalize(path) == normalized)
+    }
+
+    @Test(arguments: [
+        "setup.exe", "setup.EXE", "setup.exe;x", "setup.exe%3bx", "setup.exe.", "setup.exe%20", "setup.exe::$DATA",
+        "setup.exe%00.txt", "setup.exe%23.txt", "setup.exe%0a", "setup.exe.%20.%20", "setup.exe%3a%3a$DATA",
+    ])
+    func theExtensionIsTheOneAServerGivesTheFile(_ segment: String) throws {
+        let target = try RequestTarget.parse("http://files.example/dl/\(segment)").get()
+        #expect(target.fileInfo?.fileExtension == "exe", "\(segment) → \(target.path)")
+    }
+
+    @Test(arguments: ["readme", ".profile", "archive.tar.gz/", "page.html?file=setup.exe"])
+    func namesWithoutThatExtensionKeepTheirOwn(_ segment: String) throws {
+        let target = try RequestTarget.parse("http://files.example/\(segment)").get()
+        #expect(target.fileInfo?.fileExtension != "exe", "\(segment)")
+    }
+}

@@ -93,6 +93,12 @@ import Testing
                     case "/head-chunked":
                         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
                         send(context, method == "HEAD" ? head : head + "5\r\nhello\r\n0\r\n\r\n")
+                    case "/dl":
+                        send(context, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"setup.exe\"\r\nContent-Length: 2\r\n\r\nMZ")
+                    case "/dl-star":
+                        send(context, "HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"notes.txt\"; filename*=UTF-8''install%20me.MSI\r\nContent-Length: 2\r\n\r\nMZ")
+                    case "/dl-fine":
+                        send(context, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\nContent-Length: 2\r\n\r\nok")
                     case "/no-length":
                         send(context, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nstreamed without a length", close: true)
                         return
@@ -112,7 +118,9 @@ import Testing
 
     /// Writes `parts` to the proxy one after another, `pause` apart, and returns all it answered
     /// until it closed or `timeout` passed since the last part.
-    static func converse(port: Int, _ parts: [String], pause: Duration = .zero, timeout: Duration = .seconds(4)) async throws -> String {
+    static func converse(
+        port: Int, _ parts: [String], pause: Duration = .zero, timeout: Duration = .seconds(4), halfClose: Bool = false
+    ) async throws -> String {
         let collector = RawTCP.Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
@@ -123,6 +131,7 @@ import Testing
             if index > 0, pause > .zero { try await Task.sleep(for: pause) }
             try? await channel.writeAndFlush(ByteBuffer(string: part))
         }
+        if halfClose { channel.close(mode: .output, promise: nil) }
         let deadline = ContinuousClock.now + timeout
         while channel.isActive, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         try? await channel.close()
@@ -289,6 +298,38 @@ import Testing
             #expect(trace.contains("TRACE \(base)/trace HTTP/1.1") && trace.contains("X-Mark: here"), "\(trace)")
             #expect(!trace.contains("c2VjcmV0"), "proxy credentials are never echoed")
             #expect(origin.requestLines.count == before, "a request with Max-Forwards 0 goes no further")
+        }
+    }
+
+    @Test("A download named by Content-Disposition is decided by that name's file type; an escaped slash cannot reach a listed path")
+    func downloadNamesAndPaths() async throws {
+        try await Self.withOrigin { node, origin in
+            let base = "http://127.0.0.1:\(origin.port)"
+            for path in ["/dl", "/dl-star"] {
+                let answer = try await Self.converse(port: node.port, ["GET \(base)\(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+                #expect(answer.hasPrefix("HTTP/1.1 403") && answer.contains("Installers need permission."), "\(path): \(answer.prefix(300))")
+            }
+            let fine = try await Self.converse(port: node.port, ["GET \(base)/dl-fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+            #expect(fine.hasPrefix("HTTP/1.1 200") && fine.hasSuffix("ok"), "\(fine)")
+            // The node lists 127.0.0.1/forbidden (any port).
+            for path in ["/%2fforbidden", "/x%2f..%2fforbidden/", "/foo/..\\forbidden", "/x/..%5Cforbidden"] {
+                let answer = try await Self.converse(port: node.port, ["GET \(base)\(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+                #expect(answer.hasPrefix("HTTP/1.1 403"), "\(path): \(answer.prefix(200))")
+            }
+            #expect(!origin.requestLines.contains { $0.contains("forbidden") }, "\(origin.requestLines)")
+        }
+    }
+
+    @Test("A client that half-closes gets its answers, then the connection closes (not at the idle timeout)")
+    func halfClosedClient() async throws {
+        try await Self.withOrigin { node, origin in
+            let base = "http://127.0.0.1:\(origin.port)"
+            let started = ContinuousClock.now
+            let answer = try await Self.converse(
+                port: node.port, ["GET \(base)/one HTTP/1.1\r\nHost: x\r\n\r\nGET \(base)/two HTTP/1.1\r\nHost: x\r\n\r\n"],
+                timeout: .seconds(10), halfClose: true)
+            #expect(answer.contains("seen /one") && answer.hasSuffix("seen /two"), "\(answer)")
+            #expect(ContinuousClock.now - started < .seconds(5), "the proxy held the half-closed connection")
         }
     }
 

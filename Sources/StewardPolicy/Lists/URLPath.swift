@@ -5,6 +5,8 @@
 ///   bytes outside printable ASCII are written as lower-case `%xx`;
 /// - everything is lower-cased (many origin servers treat paths case-insensitively, so `/Games`
 ///   must not escape a rule for `/games`);
+/// - in the path (not the query), `%2F`, `\\` and `%5C` are read as `/`: many origin servers
+///   decode an escaped slash, and Windows servers take a backslash, before resolving `..`;
 /// - `.` and `..` segments are removed (RFC 3986 5.2.4) and repeated slashes are folded.
 public enum URLPath {
     public static func normalize(_ text: some StringProtocol) -> String {
@@ -16,14 +18,23 @@ public enum URLPath {
         decoded.reserveCapacity(input.count + 1)
         let bytes = Array(input)
         var index = 0
+        var inQuery = false
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "#") { break }
+            if byte == UInt8(ascii: "?") { inQuery = true }
+            if !inQuery, byte == UInt8(ascii: "\\") {
+                decoded.append(UInt8(ascii: "/"))
+                index += 1
+                continue
+            }
             if byte == UInt8(ascii: "%"), index + 2 < bytes.count,
                 let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2])
             {
                 let value = high << 4 | low
-                if isUnreserved(value) {
+                if !inQuery, value == UInt8(ascii: "/") || value == UInt8(ascii: "\\") {
+                    decoded.append(UInt8(ascii: "/"))
+                } else if isUnreserved(value) {
                     decoded.append(lower(value))
                 } else {
                     appendEscaped(value, to: &decoded)

@@ -225,10 +225,32 @@ extension RequestTarget {
     /// last path segment has no extension.
     public var fileInfo: FileInfo? {
         let pathOnly = path.split(separator: "?", maxSplits: 1).first ?? ""
-        guard let last = pathOnly.split(separator: "/").last, let dot = last.lastIndex(of: "."), dot != last.startIndex
-        else { return nil }
-        let ext = last[last.index(after: dot)...]
+        guard let last = pathOnly.split(separator: "/").last else { return nil }
+        return Self.fileExtension(ofName: last).map { FileInfo(fileExtension: $0) }
+    }
+
+    /// The extension a server would give the file `name` (a normalised path segment, or a
+    /// Content-Disposition file name), lower-cased: what follows the last dot, once anything a
+    /// server drops is cut off — `;parameters` (Java servers), a `:stream` (`::$DATA` on
+    /// Windows), and from an escaped NUL, `#` or line end on (`setup.exe%00.txt`) — and trailing
+    /// dots and spaces are trimmed (Windows ignores them). Nil when there is none.
+    public static func fileExtension(ofName name: some StringProtocol) -> String? {
+        var base = Substring(name.lowercased())
+        for cut in [";", "%3b", ":", "%3a", "%00", "%0a", "%0d", "%23", "\u{0}", "\n", "\r"] {
+            if let range = base.range(of: cut) { base = base[..<range.lowerBound] }
+        }
+        while true {
+            if base.hasSuffix(".") || base.hasSuffix(" ") {
+                base = base.dropLast()
+            } else if base.hasSuffix("%20") {
+                base = base.dropLast(3)
+            } else {
+                break
+            }
+        }
+        guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return nil }
+        let ext = base[base.index(after: dot)...]
         guard !ext.isEmpty, ext.count <= 10 else { return nil }
-        return FileInfo(fileExtension: String(ext))
+        return String(ext)
     }
 }
