@@ -15,6 +15,9 @@ cat >> "$dir/steward.yaml" <<YAML
 proxy:
   listen: ["$listen"]
   connect-ports: [443, 3101]
+  # The harness opens 5,000 idle tunnels from four loopback addresses; a district's default
+  # (512 per client address) would refuse most of them.
+  max-connections-per-client: 5000
 YAML
 "$steward" serve --config "$dir/steward.yaml" --log-level warning > "$dir/steward.log" 2>&1 &
 pid=$!
