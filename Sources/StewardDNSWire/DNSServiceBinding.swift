@@ -1,7 +1,7 @@
 /// What a filter must see in SVCB and HTTPS record data (RFC 9460 §2.2): the target name and the
 /// address hints. A client may connect to a hint address without asking for it (§7.3), and follows
 /// the target name, so both are decided like the addresses and aliases of other records.
-public struct DNSServiceBinding: Sendable, Equatable {
+public struct DNSServiceBinding: Sendable {
     /// The TargetName's wire form (uncompressed, §2.2); `[0]` (the root) means the owner itself.
     public let targetWire: [UInt8]
     /// `ipv4hint` (key 4) addresses, network order.
@@ -57,11 +57,6 @@ public struct DNSServiceBinding: Sendable, Equatable {
         targetWire = target
         ipv4Hints = ipv4
         ipv6Hints = ipv6
-    }
-
-    public static func == (lhs: DNSServiceBinding, rhs: DNSServiceBinding) -> Bool {
-        lhs.targetWire == rhs.targetWire && lhs.ipv4Hints == rhs.ipv4Hints
-            && lhs.ipv6Hints.elementsEqual(rhs.ipv6Hints) { $0.high == $1.high && $0.low == $1.low }
     }
 }
 

@@ -344,31 +344,19 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// the request as received (without its proxy credentials) as `message/http`.
     private func answerFinalRecipient(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         var headers = HTTPHeaders()
-        var body = ""
-        if head.method == .TRACE {
-            var echoed = "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\r\n"
-            for (name, value) in head.headers where !ProxyRequest.equalsIgnoringASCIICase("proxy-authorization", name) {
-                echoed += "\(name): \(value)\r\n"
-            }
-            body = echoed + "\r\n"
-            headers.add(name: "Content-Type", value: "message/http")
-        } else {
-            headers.add(name: "Allow", value: "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH, CONNECT")
-        }
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
         ProxyRequest.addVia(to: &headers, received: head.version)
         let keepAlive = head.isKeepAlive && !Self.hasBody(head)
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
         state = .discarding(closeAfter: !keepAlive)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-        if !body.isEmpty {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        guard head.method == .TRACE else {
+            headers.add(name: "Allow", value: "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH, CONNECT")
+            respond(context, .ok, body: "", type: nil, keepAlive: keepAlive, extra: headers)
+            return
         }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
+        var echoed = "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\r\n"
+        for (name, value) in head.headers where !ProxyRequest.equalsIgnoringASCIICase("proxy-authorization", name) {
+            echoed += "\(name): \(value)\r\n"
         }
+        respond(context, .ok, body: echoed + "\r\n", type: "message/http", keepAlive: keepAlive, extra: headers)
     }
 
     private func serveLocal(_ context: ChannelHandlerContext, head: HTTPRequestHead, path: String) {
@@ -400,13 +388,23 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, html: String, keepAlive: Bool,
         extra: HTTPHeaders = HTTPHeaders()
     ) {
+        respond(context, status, body: html, type: "text/html; charset=utf-8", keepAlive: keepAlive, extra: extra)
+    }
+
+    /// `respond` with a body of any type (none when `body` is empty and `type` nil).
+    private func respond(
+        _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: String, type: String?, keepAlive: Bool,
+        extra: HTTPHeaders
+    ) {
         var headers = extra
-        headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(html.utf8.count))
+        if let type { headers.add(name: "Content-Type", value: type) }
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Cache-Control", value: "no-store")
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: html)))), promise: nil)
+        if !body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
             let channel = context.channel

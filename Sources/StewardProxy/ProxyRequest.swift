@@ -122,10 +122,14 @@ enum ProxyRequest: Equatable {
     /// Unchanged (no copy) when there are none.
     static func endToEnd(_ headers: HTTPHeaders) -> HTTPHeaders {
         guard headers.contains(where: { isHopByHop($0.name) }) else { return headers }
-        let named = connectionNamed(headers).subtracting(framingFields)
+        let named = connectionNamed(headers)
         var kept = HTTPHeaders()
         for (name, value) in headers {
-            if isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
+            if isHopByHop(name) { continue }
+            if !named.isEmpty {
+                let lower = name.lowercased()
+                if named.contains(lower), !framingFields.contains(lower) { continue }
+            }
             kept.add(name: name, value: value)
         }
         return kept

@@ -31,14 +31,9 @@ import Testing
         init() async throws {
             let received = NIOLockedValueBox("")
             self.received = received
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(Script(received: received))
-                    }
-                }
-                .bind(host: "127.0.0.1", port: 0).get()
+            channel = try await RawTCP.listen { channel in
+                try channel.pipeline.syncOperations.addHandler(Script(received: received))
+            }
         }
 
         func stop() async {

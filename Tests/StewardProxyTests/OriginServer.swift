@@ -16,16 +16,11 @@ final class OriginServer: Sendable {
     init() async throws {
         let accepted = NIOLockedValueBox(0)
         self.accepted = accepted
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                accepted.withLockedValue { $0 += 1 }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Responder())
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
+        channel = try await RawTCP.listen { channel in
+            accepted.withLockedValue { $0 += 1 }
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+            try channel.pipeline.syncOperations.addHandler(Responder())
+        }
     }
 
     func stop() async {
@@ -78,6 +73,14 @@ final class OriginServer: Sendable {
 
 /// Sends raw bytes to a TCP port and returns everything read until the peer closes or `timeout`.
 enum RawTCP {
+    /// A server on a free loopback port whose connections `initialize` sets up.
+    static func listen(_ initialize: @escaping @Sendable (any Channel) throws -> Void) async throws -> any Channel {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initialize(channel) } }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
     /// A loopback port nothing listens on now (bound and released).
     static func freePort() async throws -> Int {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

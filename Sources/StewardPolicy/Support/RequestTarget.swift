@@ -147,14 +147,7 @@ public struct RequestTarget: Sendable, Hashable {
         }
         var value: UInt64 = 0
         for byte in digits.utf8 {
-            let digit: UInt64
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt64(byte - UInt8(ascii: "A") + 10)
-            default: return nil
-            }
-            guard digit < radix else { return nil }
+            guard let digit = IPAddress.hexValue(byte).map(UInt64.init), digit < radix else { return nil }
             value = min(value * radix + digit, UInt64(1) << 32)
         }
         return value
