@@ -34,6 +34,9 @@ public struct DNSSettings: Sendable {
     public var rateLimitQueriesPerSecond = 0
     public var rateLimitBurst = 0
     public var tcpIdleTimeoutSeconds = 10
+    /// Open TCP connections at most, in all and from one client address (RFC 7766 §6.2.2).
+    public var tcpMaxConnections = 1024
+    public var tcpMaxPerClient = 64
     /// Apple Private Relay names are answered NXDOMAIN so devices fall back to the filtered path.
     public var blockPrivateRelay = true
     /// UDP through a batched `recvmmsg`/`sendmmsg` loop on a thread of its own, which also relays

@@ -7,7 +7,8 @@ enum ServiceSettingsReader {
         var settings = DNSSettings()
         let keys = [
             "listen", "upstreams", "clients", "block-answer", "block-page", "blocked-ttl", "cache", "timeout-ms",
-            "attempts", "rate-limit", "tcp-idle-timeout", "block-private-relay", "batched-udp",
+            "attempts", "rate-limit", "tcp-idle-timeout", "tcp-max-connections", "tcp-max-per-client",
+            "block-private-relay", "batched-udp",
         ]
         guard let fields = value.mapping(keys: keys, required: ["upstreams"]) else { return settings }
         if let listen = fields["listen"] {
@@ -51,6 +52,8 @@ enum ServiceSettingsReader {
             settings.rateLimitBurst = limit["burst"]?.int(in: 1...10_000_000) ?? settings.rateLimitQueriesPerSecond * 2
         }
         if let idle = fields["tcp-idle-timeout"]?.int(in: 1...600) { settings.tcpIdleTimeoutSeconds = idle }
+        if let most = fields["tcp-max-connections"]?.int(in: 1...100_000) { settings.tcpMaxConnections = most }
+        if let most = fields["tcp-max-per-client"]?.int(in: 1...100_000) { settings.tcpMaxPerClient = most }
         if let relay = fields["block-private-relay"]?.bool() { settings.blockPrivateRelay = relay }
         if let batched = fields["batched-udp"]?.bool() { settings.batchedUDP = batched }
         return settings

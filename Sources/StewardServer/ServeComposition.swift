@@ -133,6 +133,8 @@ public struct ServeNode: Sendable {
             var serving = DNSServer.Configuration(listen: try dns.listen.map { try $0.socketAddress })
             serving.tcpIdleTimeout = .seconds(Int64(dns.tcpIdleTimeoutSeconds))
             serving.batchedUDP = dns.batchedUDP
+            serving.maxTCPConnections = dns.tcpMaxConnections
+            serving.maxTCPConnectionsPerClient = dns.tcpMaxPerClient
             let server = DNSServer(configuration: serving, filter: filter, snapshots: holder, group: group, logger: logger)
             services.append(server)
             dnsServer = server

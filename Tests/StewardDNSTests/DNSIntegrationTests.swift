@@ -289,8 +289,62 @@ import Testing
                 let answer = try DNSMessage(from: &message)
                 ids.append(answer.header.id)
             }
-            #expect(ids == [1, 2, 3], "\(received.count) octets back")
+            #expect(ids.sorted() == [1, 2, 3], "\(received.count) octets back")
             #expect(elapsed < .seconds(5), "the server closed after answering, not at its idle timeout")
+        }
+    }
+
+    @Test("Pipelined TCP queries are answered as each is ready: a lookup the upstream never answers holds up nothing behind it (RFC 7766 6.2.1.1)")
+    func tcpOutOfOrder() async throws {
+        try await withNode { node, _ in
+            let queries = try Self.framed("never.silent.example", id: 1) + Self.framed("casino.example", id: 2)
+                + Self.framed("allowed.example", id: 3)
+            let (received, _) = try await Self.tcpExchange(port: node.port, [queries], halfClose: true)
+            var buffer = ByteBuffer(bytes: received)
+            var answers: [(id: UInt16, rcode: DNSResponseCode)] = []
+            while let length = buffer.readInteger(as: UInt16.self), var message = buffer.readSlice(length: Int(length)) {
+                let answer = try DNSMessage(from: &message)
+                answers.append((answer.header.id, answer.rcode))
+            }
+            // The blocked name and the forwarded one come back first; the silent one last, as
+            // SERVFAIL once its attempts timed out, before the connection closed.
+            #expect(answers.map(\.id) == [2, 3, 1] || answers.map(\.id) == [3, 2, 1], "\(answers)")
+            #expect(answers.first { $0.id == 1 }?.rcode == .servFail)
+            #expect(answers.first { $0.id == 2 }?.rcode == .nxDomain)
+        }
+    }
+
+    @Test("One client address may hold at most tcp-max-per-client TCP connections; over it they are closed at once, and served again once some close")
+    func tcpPerClientCap() async throws {
+        try await withNode(extraDNS: "tcp-max-per-client: 3") { node, _ in
+            var held: [any Channel] = []
+            for _ in 0..<3 {
+                held.append(
+                    try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                        .connect(host: "127.0.0.1", port: node.port).get())
+            }
+            // Give the server time to take the three in.
+            try await Task.sleep(for: .milliseconds(200))
+            // A fourth connection from 127.0.0.1 is closed by the server at once, unanswered.
+            let collector = ByteCollector()
+            let fourth = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+                }
+                .connect(host: "127.0.0.1", port: node.port).get()
+            try? await fourth.writeAndFlush(ByteBuffer(bytes: try Self.framed("allowed.example", id: 7)))
+            let started = ContinuousClock.now
+            while fourth.isActive, ContinuousClock.now - started < .seconds(3) { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(!fourth.isActive, "the server closed the fourth connection")
+            #expect(collector.bytes.withLock { $0 }.isEmpty, "without answering it")
+            try? await fourth.close()
+            // UDP from the same address is not affected.
+            let udp = try await node.dig(["allowed.example", "A"])
+            #expect(udp.rcode == "NOERROR", "\(udp.output)")
+            for channel in held { try await channel.close() }
+            try await Task.sleep(for: .milliseconds(200))
+            let again = try await node.dig(["+tcp", "allowed.example", "A"])
+            #expect(again.rcode == "NOERROR", "once they close, the client is served again: \(again.output)")
         }
     }
 
@@ -366,6 +420,31 @@ import Testing
             let result = try await node.dig(["allowed.example", "ANY"])
             #expect(result.rcode == "NOERROR")
             #expect(result.section("ANSWER").contains { $0.contains("HINFO") && $0.contains("RFC8482") })
+        }
+    }
+
+    @Test("Opcodes other than QUERY get NOTIMP, with or without a question (RFC 8906 3.1.5); classes other than IN, ANY included, get REFUSED")
+    func opcodesAndClasses() async throws {
+        try await withNode { node, _ in
+            // Bare headers: ID = the opcode, the opcode, no sections.
+            let opcodes: [UInt8] = [1, 2, 4, 5, 6, 15]
+            let replies = try await udpBurst(
+                port: node.port, packets: opcodes.map { [0x00, $0, $0 << 3, 0x00, 0, 0, 0, 0, 0, 0, 0, 0] },
+                wait: .seconds(1))
+            #expect(replies.count == opcodes.count, "every opcode answered: \(replies)")
+            for reply in replies where reply.count >= 12 {
+                let opcode = reply[1]
+                #expect(reply[2] & 0x80 != 0 && (reply[2] >> 3) & 0x0F == opcode, "opcode \(opcode) echoed")
+                #expect(reply[3] & 0x0F == 4, "opcode \(opcode): NOTIMP")
+            }
+            let header = try await node.dig(["+opcode=15", "+header-only", "+noedns"])
+            #expect(header.rcode == "NOTIMP", "\(header.output)")
+            for qclass in ["CH", "HS", "CLASS255", "CLASS0"] {
+                let started = ContinuousClock.now
+                let result = try await node.dig(["-c", qclass, "allowed.example", "A"])
+                #expect(result.rcode == "REFUSED", "class \(qclass): \(result.output)")
+                #expect(ContinuousClock.now - started < .seconds(1), "class \(qclass) refused at once")
+            }
         }
     }
 

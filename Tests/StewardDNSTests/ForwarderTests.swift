@@ -265,17 +265,32 @@ import Testing
         #expect(upstream == 1 && viaTCP)
     }
 
-    @Test func aTruncatedAnswerIsReturnedWhenItsTCPRetryFailsAndNoAttemptIsLeft() throws {
+    @Test func aTruncatedAnswerWhoseTCPRetryFailsIsNoAnswerWhenNoAttemptIsLeft() throws {
         var machine = UpstreamResolutionStateMachine(order: [0], attempts: 1)
         try #require(Self.sent(machine.start()) == .init(upstream: 0, transport: .udp))
         var truncated = try Self.query("x.example").makeResponse()
         truncated.header.tc = true
         try #require(Self.sent(machine.attemptEnded(.answer(truncated))) == .init(upstream: 0, transport: .tcp))
-        guard case .succeed(let message, 0, false) = machine.attemptEnded(.failed(.transport("reset"))) else {
-            Issue.record("expected the truncated answer")
+        guard case .fail(let error) = machine.attemptEnded(.failed(.transport("reset"))) else {
+            Issue.record("expected a failure (SERVFAIL), not the truncated answer")
             return
         }
-        #expect(message.header.tc)
+        #expect(error == .allUpstreamsFailed(lastError: "reset"))
+    }
+
+    @Test func anAnswerTruncatedOverTCPIsAFailedAttemptAndTheNextUpstreamIsAsked() throws {
+        var machine = UpstreamResolutionStateMachine(order: [0, 1], attempts: 2)
+        try #require(Self.sent(machine.start()) == .init(upstream: 0, transport: .udp))
+        var truncated = try Self.query("x.example").makeResponse()
+        truncated.header.tc = true
+        try #require(Self.sent(machine.attemptEnded(.answer(truncated))) == .init(upstream: 0, transport: .tcp))
+        try #require(Self.sent(machine.attemptEnded(.answer(truncated))) == .init(upstream: 1, transport: .udp))
+        try #require(Self.sent(machine.attemptEnded(.answer(truncated))) == .init(upstream: 1, transport: .tcp))
+        guard case .fail(let error) = machine.attemptEnded(.answer(truncated)) else {
+            Issue.record("expected a failure (SERVFAIL), not the truncated answer")
+            return
+        }
+        #expect(error == .malformedResponse("TC=1 on an answer over TCP"))
     }
 
     @Test(arguments: [

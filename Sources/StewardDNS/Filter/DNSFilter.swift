@@ -157,7 +157,6 @@ public final class DNSFilter: Sendable {
         case .query(let parsed):
             query = parsed
         }
-        guard let question = query.questions.first else { return .drop }
         let maxSize = transport == .udp ? query.maxResponseSize : Int(UInt16.max)
 
         guard zone >= 0 || configuration.clients.contains(where: { $0.contains(client) }) else {
@@ -168,14 +167,20 @@ public final class DNSFilter: Sendable {
             DNSMetrics.bump(metrics.rateLimited)
             return .drop
         }
+        // Any other opcode, with or without a question (RFC 8906 3.1.5: a header-only NOTIFY,
+        // UPDATE or DSO message gets NOTIMP too, not silence).
         guard query.header.opcode == .query else {
             return .respond(query.makeResponse(rcode: .notImp).encoded(maxSize: maxSize))
         }
+        // (`parseQuery` lets a standard query through with exactly one question.)
+        guard let question = query.questions.first else { return .drop }
         if let edns = query.edns, edns.version > 0 {
             // RFC 6891 6.1.3: only version 0 is implemented.
             return .respond(query.makeResponse(rcode: .badVers).encoded(maxSize: maxSize))
         }
-        guard question.class == .IN || question.class == .ANY else {
+        // Only class IN is served. QCLASS ANY (255) too is refused: the upstreams districts use
+        // answer it inconsistently or not at all, and a client would wait for a SERVFAIL.
+        guard question.class == .IN else {
             DNSMetrics.bump(metrics.refused)
             return .respond(query.makeResponse(rcode: .refused).encoded(maxSize: maxSize))
         }

@@ -12,6 +12,9 @@ public final class DNSServer: Service, Sendable {
         public var tcpIdleTimeout: TimeAmount = .seconds(10)
         /// Open TCP connections at most; beyond it new ones are closed at once.
         public var maxTCPConnections = 1024
+        /// Open TCP connections from one client address at most (RFC 7766 §6.2.2): one client
+        /// cannot take every place.
+        public var maxTCPConnectionsPerClient = 64
         /// UDP through the batched loop (`DNSUDPLoop`: recvmmsg/sendmmsg on a thread of its own, no
         /// channel pipeline, misses relayed from the same thread by `DNSUDPRelay`) rather than a NIO
         /// datagram channel. Linux only; elsewhere ignored. On by default: on one core it answers
@@ -32,7 +35,8 @@ public final class DNSServer: Service, Sendable {
     private let channels = Mutex<[any Channel]>([])
     private let bound = Mutex<(udp: [SocketAddress], tcp: [SocketAddress])>(([], []))
     private let boundSignal = Mutex<[CheckedContinuation<Void, Never>]>([])
-    private let openConnections = Atomic<Int>(0)
+    /// Open TCP connections: in all and per client address.
+    private let openConnections = Mutex<(total: Int, perClient: [StewardPolicy.IPAddress: Int])>((0, [:]))
 
     public init(
         configuration: Configuration, filter: DNSFilter, snapshots: SnapshotHolder, group: any EventLoopGroup,
@@ -217,46 +221,79 @@ public final class DNSServer: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
                 for try await connection in connections {
-                    let open = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
-                    if open > configuration.maxTCPConnections {
-                        openConnections.wrappingSubtract(1, ordering: .relaxed)
+                    guard let remote = connection.channel.remoteAddress, let client = StewardPolicy.IPAddress(remote),
+                        admit(client)
+                    else {
                         try? await connection.channel.close()
                         continue
                     }
                     group.addTask {
-                        defer { self.openConnections.wrappingSubtract(1, ordering: .relaxed) }
-                        await self.serveConnection(connection)
+                        defer { self.release(client) }
+                        await self.serveConnection(connection, client: client)
                     }
                 }
             }
         }
     }
 
-    /// RFC 7766: several queries on one connection, answered in turn, until the client closes or
-    /// the connection idles out.
-    private func serveConnection(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        guard let remote = connection.channel.remoteAddress, let client = StewardPolicy.IPAddress(remote) else {
-            try? await connection.channel.close()
-            return
-        }
+    /// RFC 7766: several queries on one connection until the client closes or the connection idles
+    /// out, processed concurrently and each answered as soon as it is ready (§6.2.1.1), so one slow
+    /// upstream lookup does not hold up the blocked names and cache hits behind it. At most
+    /// `maxPendingPerConnection` answers wait at once; the next query is read when one is sent.
+    /// The connection closes once every answer is out.
+    private func serveConnection(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, client: StewardPolicy.IPAddress) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
-                for try await message in inbound {
-                    let eventLoop = connection.channel.eventLoop
-                    let outcome = filter.handle(
-                        message, from: client, transport: .tcp, snapshot: snapshots.snapshot, eventLoop: eventLoop)
-                    switch outcome {
-                    case .respond(let buffer):
-                        try await outbound.write(buffer)
-                    case .drop:
-                        continue
-                    case .later(let future):
-                        if let buffer = try await future.get() { try await outbound.write(buffer) }
+                try await withThrowingTaskGroup(of: Void.self) { pending in
+                    var waiting = 0
+                    for try await message in inbound {
+                        let eventLoop = connection.channel.eventLoop
+                        let outcome = filter.handle(
+                            message, from: client, transport: .tcp, snapshot: snapshots.snapshot, eventLoop: eventLoop)
+                        switch outcome {
+                        case .respond(let buffer):
+                            try await outbound.write(buffer)
+                        case .drop:
+                            continue
+                        case .later(let future):
+                            if waiting == Self.maxPendingPerConnection {
+                                try await pending.next()
+                                waiting -= 1
+                            }
+                            waiting += 1
+                            pending.addTask {
+                                if let buffer = try await future.get() { try await outbound.write(buffer) }
+                            }
+                        }
                     }
+                    try await pending.waitForAll()
                 }
             }
         } catch {
             logger.debug("DNS TCP connection ended", metadata: ["client": "\(client)", "error": "\(error)"])
         }
     }
+
+    /// Counts a new TCP connection from `client`; false when a cap is reached (it is then closed).
+    private func admit(_ client: StewardPolicy.IPAddress) -> Bool {
+        openConnections.withLock { state in
+            let fromClient = state.perClient[client, default: 0]
+            guard state.total < configuration.maxTCPConnections, fromClient < configuration.maxTCPConnectionsPerClient
+            else { return false }
+            state.total += 1
+            state.perClient[client] = fromClient + 1
+            return true
+        }
+    }
+
+    private func release(_ client: StewardPolicy.IPAddress) {
+        openConnections.withLock { state in
+            state.total -= 1
+            let left = state.perClient[client, default: 1] - 1
+            state.perClient[client] = left > 0 ? left : nil
+        }
+    }
+
+    /// Queries of one TCP connection waiting for an upstream at once.
+    static let maxPendingPerConnection = 64
 }

@@ -36,7 +36,10 @@ enum UpstreamAttemptFailure: Hashable, Sendable, CustomStringConvertible {
 ///   4.2.1); the retry is part of the same attempt and does not count against `attempts`.
 /// - SERVFAIL or REFUSED moves to the next upstream while attempts remain; when none remain the
 ///   last such answer is returned rather than an error (it is a real answer, and the client learns
-///   the same). The same holds for a truncated answer whose TCP retry failed.
+///   the same). A truncated answer is never one: TC=1 tells a client to ask again over TCP,
+///   which is what failed here, so a truncated answer whose TCP retry failed (or that came over
+///   TCP, where nothing truncates, RFC 1035 4.1.1) is a failed attempt, and SERVFAIL follows
+///   when no other attempt answers, as unbound does.
 /// - When no attempt produced any answer the resolution fails: `.timeout` if every attempt timed
 ///   out, `.malformedResponse` if every attempt saw only unreadable responses, otherwise
 ///   `.allUpstreamsFailed` with the last reason.
@@ -94,10 +97,13 @@ struct UpstreamResolutionStateMachine {
         current = nil
         switch result {
         case .answer(let message):
-            if attempt.transport == .udp, message.header.tc {
-                fallback = (message, attempt.upstream, false)
-                current = (attempt.upstream, .tcp)
-                return .send(upstream: attempt.upstream, transport: .tcp)
+            if message.header.tc {
+                if attempt.transport == .udp {
+                    current = (attempt.upstream, .tcp)
+                    return .send(upstream: attempt.upstream, transport: .tcp)
+                }
+                failures.append(.malformed("TC=1 on an answer over TCP"))
+                return nextAttempt()
             }
             let rcode = message.rcode
             if rcode == .servFail || rcode == .refused {

@@ -47,6 +47,8 @@ final class IntegrationUpstream: Sendable {
         received.withLock { $0.append(name) }
         var response = query.makeResponse()
         response.header.rd = query.header.rd
+        // A name whose upstream never answers (a lame delegation, a dead authority).
+        if name.hasSuffix("silent.example") { return nil }
         if name == "tcponly.example" {
             // As the zone's own server answers: authoritative, no recursion.
             response.header.aa = true
