@@ -33,7 +33,7 @@ enum ProxyConnection {
         framing.automaticallySetFramingHeaders = false
         let encoder = HTTPResponseEncoder(configuration: framing)
         let pipelining = HTTPServerPipelineHandler()
-        let errors = HTTPServerProtocolErrorHandler()
+        let errors = ProxyProtocolErrors()
         try sync.addHandler(IdleStateHandler(allTimeout: shared.configuration.idleTimeout))
         try sync.addHandler(IdleCloser())
         try sync.addHandler(decoder)
@@ -82,4 +82,51 @@ final class RefusalHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}
+
+/// Answers a request the HTTP decoder could not read, as NIO's `HTTPServerProtocolErrorHandler`
+/// does, but with the status that says why (squid's answers): 431 for a header section over the
+/// limit (RFC 6585 §5), 501 for a method the decoder does not know (RFC 9110 §9.1), 505 for an HTTP
+/// version other than 1.x (RFC 9110 §15.6.6), 400 for the rest. Bytes after a request that asked
+/// to close the connection are not a request at all: the connection just closes (RFC 9112 §9.6),
+/// with no stray 400 after the response. Nothing is written while a response is under way.
+final class ProxyProtocolErrors: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var responding = false
+
+    static func status(for error: HTTPParserError) -> HTTPResponseStatus? {
+        switch error {
+        case .closedConnection: nil
+        case .headerOverflow: .requestHeaderFieldsTooLarge
+        case .invalidMethod: .notImplemented
+        case .invalidVersion: .httpVersionNotSupported
+        default: .badRequest
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        if !responding, let status = Self.status(for: parserError) {
+            let headers = HTTPHeaders([("Connection", "close"), ("Content-Length", "0")])
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head) where head.status.code >= 200: responding = true
+        case .end: responding = false
+        default: break
+        }
+        context.write(data, promise: promise)
+    }
 }

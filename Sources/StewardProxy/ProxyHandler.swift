@@ -23,7 +23,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let decoder: ByteToMessageHandler<HTTPRequestDecoder>
         let encoder: HTTPResponseEncoder
         let pipelining: HTTPServerPipelineHandler
-        let errors: HTTPServerProtocolErrorHandler
+        let errors: ProxyProtocolErrors
     }
 
     /// One request being served, for its activity record.
@@ -76,6 +76,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     let pool: OriginPool
     private var state: State = .idle
     private var timer: Scheduled<Void>?
+    /// The request being answered is a HEAD: the proxy's own responses to it (block page,
+    /// refusals) carry their length but no body (RFC 9110 §9.3.2).
+    private var headRequest = false
     /// The client half-closed: once what it asked for is answered, the connection closes (it would
     /// otherwise hold a place until the idle timeout).
     private var clientFinished = false
@@ -173,6 +176,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func begin(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        headRequest = head.method == .HEAD
         let request: ProxyRequest
         switch ProxyRequest.classify(head, connectPorts: shared.configuration.connectPorts) {
         case .failure(let refusal):
@@ -402,7 +406,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Cache-Control", value: "no-store")
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        if !body.isEmpty {
+        if !body.isEmpty, !headRequest {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
@@ -526,9 +530,21 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// block page instead, and the origin connection is dropped.
     func originHead(_ context: ChannelHandlerContext, _ head: HTTPResponseHead, origin: any Channel) {
         guard case (var exchange, let link)? = current(origin) else { return }
+        if let problem = ProxyRequest.unusableResponse(head) {
+            // As squid: 502, and the origin connection is dropped.
+            timer?.cancel()
+            timer = nil
+            state = .discarding(closeAfter: true)
+            link.handler.detach()
+            origin.close(promise: nil)
+            exchange.status = 502
+            record(exchange)
+            respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site's answer could not be read: \(problem)."), keepAlive: false)
+            return
+        }
         // An interim response (100 Continue, 103 Early Hints) goes on to the client (RFC 9110
         // §15.2), unless it speaks HTTP/1.0, which has none.
-        if head.status.code < 200 && head.status != .switchingProtocols {
+        if head.status.code < 200 {
             if exchange.clientHTTP11 {
                 let interim = HTTPResponseHead(version: .http1_1, status: head.status, headers: ProxyRequest.endToEnd(head.headers))
                 context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
@@ -537,19 +553,21 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         timer?.cancel()
         timer = nil
-        let mime = head.headers["Content-Type"].first?.split(separator: ";").first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        }
+        // Every media type the response names is decided: a browser takes the last valid one of
+        // several (Fetch, "extract a MIME type"), so none may hide behind another.
+        let mimeTypes = ProxyRequest.mediaTypes(head.headers)
         // The file the browser will save: the name Content-Disposition gives it wins over the
         // path's (`/download?id=7` answered as `setup.exe`).
         let named = ProxyRequest.dispositionFileExtension(head.headers)
-        let mimeType = mime.flatMap { $0.isEmpty ? nil : $0 }
-        if mimeType != nil || named != nil {
+        if !mimeTypes.isEmpty || named != nil {
             let snapshot = exchange.snapshot
-            let decision = snapshot.decide(
-                categories: exchange.decision.categories, subject: exchange.subject, zone: exchange.zone,
-                at: unixNow(), file: FileInfo(fileExtension: named ?? exchange.fileExtension, mimeType: mimeType))
-            if decision.action == .block {
+            let now = unixNow()
+            let decisions = (mimeTypes.isEmpty ? [nil] : mimeTypes.map(Optional.some)).map { mimeType in
+                snapshot.decide(
+                    categories: exchange.decision.categories, subject: exchange.subject, zone: exchange.zone,
+                    at: now, file: FileInfo(fileExtension: named ?? exchange.fileExtension, mimeType: mimeType))
+            }
+            if let decision = decisions.first(where: { $0.action == .block }) {
                 exchange.decision = decision
                 exchange.status = 403
                 record(exchange)
@@ -565,7 +583,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
         }
-        exchange.originKeepAlive = head.isKeepAlive && head.status != .switchingProtocols
+        exchange.originKeepAlive = head.isKeepAlive
         // The framing is the proxy's (the encoder adds none): a response without a body (to HEAD,
         // 1xx, 204, 304) keeps the origin's Content-Length and gets no chunked terminator; one with
         // a length keeps it; one without is chunked to an HTTP/1.1 client and ends with the
@@ -659,7 +677,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// A request the HTTP decoder refused (smuggling framings, obsolete line folding, a head over
-    /// its limit): the protocol error handler has answered 400; the connection ends.
+    /// its limit): `ProxyProtocolErrors` has answered it; the connection ends.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         shared.metrics.refused.add(1, ordering: .relaxed)
         context.close(promise: nil)

@@ -80,6 +80,8 @@ enum ProxyRequest: Equatable {
             if let hash = originForm.firstIndex(of: "#") { originForm = String(originForm[..<hash]) }
             if originForm.hasPrefix("?") { originForm = "/" + originForm }
             return .success(.forward(target, originForm: originForm))
+        case .failure(.tooLong):
+            return .failure(Refusal(status: .uriTooLong, reason: "the URL is longer than 8192 bytes"))
         case .failure(let problem):
             return .failure(Refusal(status: .badRequest, reason: "malformed URL: \(problem)"))
         }
@@ -177,6 +179,36 @@ enum ProxyRequest: Equatable {
         // A path in the name counts only for its last part.
         let base = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? name
         return RequestTarget.fileExtension(ofName: base)
+    }
+
+    /// Every media type a response's Content-Type fields name, lower-cased without parameters, in
+    /// order: several fields, and several types in one field, all count.
+    static func mediaTypes(_ headers: HTTPHeaders) -> [String] {
+        headers["Content-Type"].flatMap { $0.split(separator: ",") }.compactMap { item in
+            let type = item.split(separator: ";", omittingEmptySubsequences: false).first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            }
+            return type.flatMap { $0.isEmpty ? nil : $0 }
+        }
+    }
+
+    /// Why an origin's response head cannot be passed on, or nil when it can:
+    /// - a status outside 100–599 (RFC 9110 §15: not HTTP; the decoder would take 099 for an
+    ///   interim response);
+    /// - 101 Switching Protocols: the proxy never forwards Upgrade, so no switch was asked for;
+    /// - a transfer coding other than chunked alone: the proxy decodes chunked and re-frames the
+    ///   body itself, and may not drop a coding it has not decoded (RFC 9112 §6.1).
+    static func unusableResponse(_ head: HTTPResponseHead) -> String? {
+        let code = head.status.code
+        guard (100...599).contains(code) else { return "status \(code) is not an HTTP status" }
+        if code == 101 { return "it switched protocols, which was not asked for" }
+        let codings = head.headers["Transfer-Encoding"].flatMap { $0.split(separator: ",") }.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        if !codings.isEmpty, codings != ["chunked"] {
+            return "transfer coding \(codings.joined(separator: ", ")) is not supported"
+        }
+        return nil
     }
 
     /// This proxy's pseudonym in Via headers (RFC 9110 §7.6.3).

@@ -94,6 +94,24 @@ import Testing
                         send(context, "HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"notes.txt\"; filename*=UTF-8''install%20me.MSI\r\nContent-Length: 2\r\n\r\nMZ")
                     case "/dl-fine":
                         send(context, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\nContent-Length: 2\r\n\r\nok")
+                    case "/status-099":
+                        // Not an HTTP status; the decoder reads it as an interim response.
+                        send(context, "HTTP/1.1 099 X\r\nContent-Length: 5\r\n\r\nhello", close: true)
+                        return
+                    case "/status-099-then-200":
+                        send(context, "HTTP/1.1 099 X\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    case "/status-600":
+                        send(context, "HTTP/1.1 600 Odd\r\nContent-Length: 2\r\n\r\nok")
+                    case "/switch":
+                        send(context, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nRAW BYTES")
+                    case "/gzip-coded", "/chunked-then-gzip":
+                        let coding = path == "/gzip-coded" ? "gzip" : "chunked, gzip"
+                        send(context, "HTTP/1.1 200 OK\r\nTransfer-Encoding: \(coding)\r\n\r\n5\r\nhello\r\n0\r\n\r\n", close: true)
+                        return
+                    case "/two-types":
+                        send(context, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: video/mp4\r\nContent-Length: 2\r\n\r\nok")
+                    case "/type-list":
+                        send(context, "HTTP/1.1 200 OK\r\nContent-Type: text/plain, video/mp4\r\nContent-Length: 2\r\n\r\nok")
                     case "/no-length":
                         send(context, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nstreamed without a length", close: true)
                         return
@@ -206,6 +224,71 @@ import Testing
             #expect(mixed.hasPrefix("HTTP/1.1 403"), "\(mixed.prefix(200))")
             #expect(mixed.components(separatedBy: "HTTP/1.1 200").count == 3, "\(mixed)")
             #expect(mixed.hasSuffix("seen /d"), "\(mixed)")
+        }
+    }
+
+    @Test("An origin's status outside 100-599, an unasked-for 101, or a transfer coding other than chunked gets 502, and the proxy keeps serving (099 once crashed it)")
+    func unusableResponses() async throws {
+        try await Self.withOrigin { node, origin in
+            let base = "http://127.0.0.1:\(origin.port)"
+            for path in ["/status-099", "/status-099-then-200", "/status-600", "/switch", "/gzip-coded", "/chunked-then-gzip"] {
+                let answer = try await Self.converse(port: node.port, ["GET \(base)\(path) HTTP/1.1\r\nHost: x\r\n\r\n"])
+                #expect(answer.hasPrefix("HTTP/1.1 502 "), "\(path): \(answer)")
+                #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "\(path): one response only: \(answer)")
+                #expect(!answer.contains("RAW BYTES") && !answer.contains("hello"), "\(path): \(answer)")
+            }
+            let after = try await Self.converse(port: node.port, ["GET \(base)/fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+            #expect(after.hasSuffix("seen /fine"), "the proxy still serves: \(after)")
+        }
+    }
+
+    @Test("A blocked media type is caught in a second Content-Type field or a list in one field")
+    func everyMediaType() async throws {
+        try await Self.withOrigin { node, origin in
+            let base = "http://127.0.0.1:\(origin.port)"
+            for path in ["/two-types", "/type-list"] {
+                let answer = try await Self.converse(port: node.port, ["GET \(base)\(path) HTTP/1.1\r\nHost: x\r\n\r\n"])
+                #expect(answer.hasPrefix("HTTP/1.1 403 "), "\(path): \(answer)")
+                #expect(answer.contains("No video streaming in class."), "\(path): \(answer)")
+            }
+        }
+        #expect(ProxyRequest.mediaTypes(["Content-Type": "Text/HTML; charset=\"a\", video/MP4 ;x=1", "content-type": " "]) == ["text/html", "video/mp4"])
+    }
+
+    @Test("The proxy's own answer to HEAD (the block page, a refusal) has no body, so the next response on the connection is read right")
+    func headOfOwnAnswers() async throws {
+        try await Self.withOrigin { node, origin in
+            let base = "http://127.0.0.1:\(origin.port)"
+            let answer = try await Self.converse(
+                port: node.port,
+                ["HEAD http://www.casino.example/ HTTP/1.1\r\nHost: x\r\n\r\n", "GET \(base)/second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+                pause: .milliseconds(300))
+            let parts = answer.components(separatedBy: "\r\n\r\n")
+            #expect(parts.first?.hasPrefix("HTTP/1.1 403 ") == true, "\(answer)")
+            #expect(parts.count >= 2 && parts[1].hasPrefix("HTTP/1.1 200 "), "the GET's answer follows the HEAD's head at once: \(answer)")
+            #expect(answer.hasSuffix("seen /second"), "\(answer)")
+        }
+    }
+
+    @Test("Refusals say why with their status: 414 for a long URL, 431 for large headers, 501 for an unknown method, 505 for HTTP/2 or 3; nothing follows a Connection: close response")
+    func refusalStatuses() async throws {
+        try await Self.withOrigin { node, origin in
+            let base = "http://127.0.0.1:\(origin.port)"
+            let long = try await Self.converse(port: node.port, ["GET \(base)/\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: x\r\n\r\n"])
+            #expect(long.hasPrefix("HTTP/1.1 414 "), "\(long.prefix(200))")
+            let big = try await Self.converse(
+                port: node.port, ["GET \(base)/x HTTP/1.1\r\nHost: x\r\n" + (0..<3000).map { "X-F\($0): \(String(repeating: "v", count: 40))\r\n" }.joined() + "\r\n"])
+            #expect(big.hasPrefix("HTTP/1.1 431 "), "\(big.prefix(200))")
+            let method = try await Self.converse(port: node.port, ["BREW \(base)/pot HTTP/1.1\r\nHost: x\r\n\r\n"])
+            #expect(method.hasPrefix("HTTP/1.1 501 "), "\(method)")
+            let version = try await Self.converse(port: node.port, ["GET \(base)/x HTTP/2.0\r\nHost: x\r\n\r\n"])
+            #expect(version.hasPrefix("HTTP/1.1 505 "), "\(version)")
+            // A request after one that asked to close is never answered, not even with 400.
+            let closing = try await Self.converse(
+                port: node.port,
+                ["GET \(base)/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET \(base)/b HTTP/1.1\r\nHost: x\r\n\r\n"])
+            #expect(closing.hasSuffix("seen /a"), "\(closing)")
+            #expect(!closing.contains("400"), "\(closing)")
         }
     }
 
