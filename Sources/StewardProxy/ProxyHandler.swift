@@ -481,6 +481,20 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site could not be reached (\(error))."), keepAlive: false)
             if complete { context.close(promise: nil) }
         case .success(let link):
+            if let blocked = resolvedBlock(exchange, remote: link.channel.remoteAddress) {
+                link.handler.detach()
+                link.channel.close(promise: nil)
+                exchange.decision = blocked
+                exchange.status = 403
+                record(exchange)
+                shared.metrics.blocked.add(1, ordering: .relaxed)
+                let page = blockPage(exchange, blocked)
+                let complete = held.contains(where: Self.isEnd)
+                state = .discarding(closeAfter: true)
+                respond(context, .forbidden, html: page, keepAlive: false)
+                if complete { context.close(promise: nil) }
+                return
+            }
             exchange.reused = reused
             link.throttle.key = shared.throttleKey(exchange, client: client)
             if let head = exchange.originHead { link.channel.write(HTTPClientRequestPart.head(head), promise: nil) }
@@ -500,6 +514,31 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             state = .forwarding(exchange, origin: link)
             if exchange.requestEnded { awaitResponse(context) }
         }
+    }
+
+    /// The block page for `exchange`'s site (host and path) blocked by `decision`.
+    private func blockPage(_ exchange: Exchange, _ decision: Decision) -> String {
+        ProxyPages.blockPage(
+            site: exchange.host + (exchange.path ?? ""), host: exchange.host, decision: decision,
+            snapshot: exchange.snapshot, contact: shared.configuration.contact, reviewURL: shared.configuration.reviewURL)
+    }
+
+    /// The destination decided again with the listed categories of the address the name resolved
+    /// to (a listed address, or one in a listed network; never the built-in `ip-address`), as
+    /// squid's `dst` ACLs do: a name that points at a listed address, such as a wildcard-DNS name
+    /// (`203.0.113.7.nip.io`), does not get around the listing. The new decision when it blocks,
+    /// else nil.
+    private func resolvedBlock(_ exchange: Exchange, remote: SocketAddress?) -> Decision? {
+        guard exchange.decision.action != .block, let text = remote?.ipAddress, let address = IPAddress(text) else {
+            return nil
+        }
+        let listed = exchange.snapshot.lists.listedCategories(ofAddress: address)
+        let added = listed.subtracting(exchange.decision.categories)
+        guard !added.isEmpty else { return nil }
+        let decision = exchange.snapshot.decide(
+            categories: exchange.decision.categories.union(added), subject: exchange.subject, zone: exchange.zone,
+            at: unixNow(), file: exchange.fileExtension.map { FileInfo(fileExtension: $0, mimeType: nil) })
+        return decision.action == .block ? decision : nil
     }
 
     /// The origin's response head must come within `responseTimeout` of the request's end (an
@@ -576,10 +615,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 state = .discarding(closeAfter: true)
                 link.handler.detach()
                 origin.close(promise: nil)
-                let page = ProxyPages.blockPage(
-                    site: exchange.host + (exchange.path ?? ""), host: exchange.host, decision: decision, snapshot: snapshot,
-                    contact: shared.configuration.contact, reviewURL: shared.configuration.reviewURL)
-                respond(context, .forbidden, html: page, keepAlive: false)
+                respond(context, .forbidden, html: blockPage(exchange, decision), keepAlive: false)
                 return
             }
         }
@@ -737,6 +773,19 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             state = .discarding(closeAfter: true)
             context.close(promise: nil)
         case .success(let origin):
+            if let blocked = resolvedBlock(exchange, remote: origin.remoteAddress) {
+                origin.close(promise: nil)
+                exchange.decision = blocked
+                exchange.status = 403
+                record(exchange)
+                shared.metrics.blocked.add(1, ordering: .relaxed)
+                let text = "Blocked: \(exchange.host) — "
+                    + (exchange.snapshot.clause(for: blocked).map { "\($0.section): \($0.text)" } ?? "district policy")
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                state = .discarding(closeAfter: true)
+                respond(context, .forbidden, html: ProxyPages.message(.forbidden, text), keepAlive: false)
+                return
+            }
             state = .tunnelling
             exchange.status = 200
             // The HTTP codec leaves; bytes the client sent after the CONNECT go to the peek handler.

@@ -34,7 +34,10 @@ import Testing
 
     static let document = "No gambling. Installers need permission. No video streaming in class."
 
-    static func start(tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, top: String = "") async throws -> Node {
+    /// `listedAddresses`: entries of a list whose addresses the first rule blocks.
+    static func start(
+        tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, top: String = "", listedAddresses: String = ""
+    ) async throws -> Node {
         let origin = try await OriginServer()
         let directory = TestDirectory.root.appendingPathComponent("steward-proxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -47,6 +50,7 @@ import Testing
         try save("streaming.txt", "127.0.0.1/big/stream\n127.0.0.1/big/lesson\n")
         try save("lessons.txt", "127.0.0.1/big/lesson\n")
         try save("trusted.txt", "127.0.0.1\n")
+        try save("listed.txt", listedAddresses + "\n")
         if let roster { try save("roster.csv", roster) }
         let proxyKeys = extra.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
         try save(
@@ -61,12 +65,14 @@ import Testing
               - {name: streaming, path: streaming.txt, format: urls}
               - {name: lessons, path: lessons.txt, format: urls}
               - {name: trusted-addresses, path: trusted.txt, format: domains}
+              - {name: listed-addresses, path: listed.txt, format: domains}
             \(top)
             \(roster == nil ? "" : "roster: roster.csv")
             groups: [{id: students, roles: student}, {id: staff, roles: [teacher, staff]}, {id: lab}]
             zones: [{id: school, networks: [127.0.0.1/32], default-group: students}]
             policies:
               - rules:
+                  - {id: no-listed-addresses, action: block, match: {categories: [listed-addresses]}, clause: {document: aup, section: Rules, text: No gambling.}}
                   - {id: no-gambling, action: block, match: {categories: [gambling]}, clause: {document: aup, section: Rules, text: No gambling.}}
                   - {id: students-no-games, action: block, match: {groups: [students], domains: [games.example]}, clause: {document: aup, section: Rules, text: No gambling.}}
                   - {id: no-paths, action: block, match: {categories: [blocked-paths]}, clause: {document: aup, section: Rules, text: No gambling.}}
@@ -90,10 +96,10 @@ import Testing
     }
 
     static func withNode(
-        tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, top: String = "",
+        tlsPort: Int = 443, proxy extra: String = "", roster: String? = nil, top: String = "", listedAddresses: String = "",
         _ body: (Node) async throws -> Void
     ) async throws {
-        let node = try await start(tlsPort: tlsPort, proxy: extra, roster: roster, top: top)
+        let node = try await start(tlsPort: tlsPort, proxy: extra, roster: roster, top: top, listedAddresses: listedAddresses)
         do {
             try await body(node)
         } catch {
@@ -353,6 +359,33 @@ import Testing
             let tunnel6 = try await RawTCP.exchange(port: node.port, "CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n", timeout: .seconds(2))
             #expect(tunnel6.hasPrefix("HTTP/1.1 403"), "\(tunnel6)")
         }
+    }
+
+    @Test("A name that resolves to a listed address is blocked like the address, for HTTP and CONNECT (squid's dst ACL; wildcard-DNS names like 127.0.0.1.nip.io)")
+    func namesResolvingToListedAddresses() async throws {
+        // Something to tunnel to; the connection is refused before any byte reaches it.
+        let endpoint = try await RawTCP.listen { _ in }
+        let tunnelPort = endpoint.localAddress?.port ?? 0
+        do {
+            try await Self.withNode(tlsPort: tunnelPort, listedAddresses: "127.0.0.1") { node in
+                let named = try await node.curl(["-i", "http://localhost:\(node.origin.port)/hello.txt"])
+                #expect(named.output.contains("HTTP/1.1 403"), "\(named.output)")
+                #expect(named.output.contains("no-listed-addresses") || named.output.contains("listed-addresses"), "\(named.output)")
+                #expect(!named.output.contains("hello from the origin"), "\(named.output)")
+                let tunnel = try await RawTCP.exchange(
+                    port: node.port, "CONNECT localhost:\(tunnelPort) HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout: .seconds(2))
+                #expect(tunnel.hasPrefix("HTTP/1.1 403"), "\(tunnel)")
+            }
+            // Without the listing the same name is served.
+            try await Self.withNode { node in
+                let named = try await node.curl(["-i", "http://localhost:\(node.origin.port)/hello.txt"])
+                #expect(named.output.contains("hello from the origin"), "\(named.output)")
+            }
+        } catch {
+            try? await endpoint.close()
+            throw error
+        }
+        try? await endpoint.close()
     }
 
     @Test("PAC and WPAD from the proxy and the web service, both naming the proxy; the proxy's block page links to the web's review form")
