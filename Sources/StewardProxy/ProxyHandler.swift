@@ -165,10 +165,12 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             exchange.bytesIn += Int64(buffer.readableBytes)
             state = .forwarding(exchange, origin: origin)
             origin.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
-        case (.forwarding(var exchange, let origin), .end(let trailers)):
+        case (.forwarding(var exchange, let origin), .end):
             exchange.requestEnded = true
             state = .forwarding(exchange, origin: origin)
-            origin.channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+            // A request's trailer fields are not passed on (as squid): nothing decided them, and a
+            // Host or framing field there would reach the origin unchecked (RFC 9110 §6.5.1).
+            origin.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
             if !exchange.responseStarted { awaitResponse(context) }
         case (.forwarding, .head), (.tunnelling, _):
             break
@@ -503,9 +505,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 case .body(let buffer):
                     exchange.bytesIn += Int64(buffer.readableBytes)
                     link.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
-                case .end(let trailers):
+                case .end:
                     exchange.requestEnded = true
-                    link.channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
+                    link.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
                 case .head:
                     break
                 }

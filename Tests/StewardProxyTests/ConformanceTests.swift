@@ -242,6 +242,20 @@ import Testing
         }
     }
 
+    @Test("A chunked upload's body reaches the origin, its trailer fields do not")
+    func requestTrailersDropped() async throws {
+        try await Self.withOrigin { node, origin in
+            let base = "http://127.0.0.1:\(origin.port)"
+            _ = try await Self.converse(
+                port: node.port,
+                ["POST \(base)/up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\nHost: www.casino.example\r\nX-Sneaky: 1\r\n\r\n"],
+                timeout: .seconds(1))
+            let seen = origin.received.withLockedValue { $0 }
+            #expect(seen.contains("hello"), "\(seen)")
+            #expect(!seen.contains("X-Sneaky") && !seen.contains("casino"), "\(seen)")
+        }
+    }
+
     @Test("A blocked media type is caught in a second Content-Type field or a list in one field")
     func everyMediaType() async throws {
         try await Self.withOrigin { node, origin in
