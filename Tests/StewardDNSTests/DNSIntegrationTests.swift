@@ -271,6 +271,16 @@ import Testing
         }
     }
 
+    /// The length-prefixed messages of a TCP stream, parsed.
+    static func messages(inTCPStream bytes: [UInt8]) throws -> [DNSMessage] {
+        var buffer = ByteBuffer(bytes: bytes)
+        var messages: [DNSMessage] = []
+        while let length = buffer.readInteger(as: UInt16.self), var message = buffer.readSlice(length: Int(length)) {
+            messages.append(try DNSMessage(from: &message))
+        }
+        return messages
+    }
+
     static func framed(_ name: String, id: UInt16) throws -> [UInt8] {
         let query = DNSMessage(header: DNSHeader(id: id, rd: true), questions: [DNSQuestion(name: try DNSName(name), type: .A)])
         let bytes = Array(query.encoded().readableBytesView)
@@ -283,12 +293,7 @@ import Testing
             let queries = try Self.framed("allowed.example", id: 1) + Self.framed("casino.example", id: 2)
                 + Self.framed("www.allowed.example", id: 3)
             let (received, elapsed) = try await Self.tcpExchange(port: node.port, [queries], halfClose: true)
-            var buffer = ByteBuffer(bytes: received)
-            var ids: [UInt16] = []
-            while let length = buffer.readInteger(as: UInt16.self), var message = buffer.readSlice(length: Int(length)) {
-                let answer = try DNSMessage(from: &message)
-                ids.append(answer.header.id)
-            }
+            let ids = try Self.messages(inTCPStream: received).map(\.header.id)
             #expect(ids.sorted() == [1, 2, 3], "\(received.count) octets back")
             #expect(elapsed < .seconds(5), "the server closed after answering, not at its idle timeout")
         }
@@ -300,12 +305,7 @@ import Testing
             let queries = try Self.framed("never.silent.example", id: 1) + Self.framed("casino.example", id: 2)
                 + Self.framed("allowed.example", id: 3)
             let (received, _) = try await Self.tcpExchange(port: node.port, [queries], halfClose: true)
-            var buffer = ByteBuffer(bytes: received)
-            var answers: [(id: UInt16, rcode: DNSResponseCode)] = []
-            while let length = buffer.readInteger(as: UInt16.self), var message = buffer.readSlice(length: Int(length)) {
-                let answer = try DNSMessage(from: &message)
-                answers.append((answer.header.id, answer.rcode))
-            }
+            let answers = try Self.messages(inTCPStream: received).map { (id: $0.header.id, rcode: $0.rcode) }
             // The blocked name and the forwarded one come back first; the silent one last, as
             // SERVFAIL once its attempts timed out, before the connection closed.
             #expect(answers.map(\.id) == [2, 3, 1] || answers.map(\.id) == [3, 2, 1], "\(answers)")
