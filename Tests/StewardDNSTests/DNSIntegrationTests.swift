@@ -15,6 +15,7 @@ import Testing
         }
         var table: [String: [DNSResourceRecord]] = [
             "allowed.example": [try a("allowed.example", "192.0.2.10")],
+            "signed.example": [try a("signed.example", "192.0.2.12")],
             "www.allowed.example": [try a("www.allowed.example", "192.0.2.11")],
             "tracker.allowed.example": [.cname(try name("tracker.allowed.example"), ttl: 300, target: try name("cdn.casino.example"))],
             "cdn.casino.example": [try a("cdn.casino.example", "192.0.2.66")],
@@ -53,7 +54,20 @@ import Testing
         ]
         let delegation = DNSResourceRecord(
             name: try DNSName("allowed.example"), type: .NS, ttl: 300, rdata: .ns(try DNSName("cdn.casino.example")))
-        return ["glue.example": ([delegation], glue), "www.allowed.example": ([delegation], glue)]
+        // DNSSEC records an upstream sends whether or not they were asked for.
+        let signer = try DNSName("signed.example").wireBytes
+        // RRSIG (RFC 4034 3.1): covers A, algorithm 8, 2 labels, TTL 300, expiration, inception,
+        // key tag, signer, signature; NSEC (4.1): next name, then window 0 with A.
+        let rrsig: [UInt8] = [0, 1, 8, 2, 0, 0, 1, 44, 0x70, 0, 0, 0, 0x60, 0, 0, 0, 0x12, 0x34] + signer
+            + Array(repeating: 7, count: 16)
+        let signatures: [DNSResourceRecord] = [
+            DNSResourceRecord(name: try DNSName("signed.example"), type: .RRSIG, ttl: 300, rdata: .opaque(rrsig)),
+            DNSResourceRecord(name: try DNSName("signed.example"), type: .NSEC, ttl: 300, rdata: .opaque(signer + [0, 1, 0x40])),
+        ]
+        return [
+            "glue.example": ([delegation], glue), "www.allowed.example": ([delegation], glue),
+            "signed.example": (signatures, []),
+        ]
     }
 
     func withNode(
@@ -296,6 +310,22 @@ import Testing
             let ids = try Self.messages(inTCPStream: received).map(\.header.id)
             #expect(ids.sorted() == [1, 2, 3], "\(received.count) octets back")
             #expect(elapsed < .seconds(5), "the server closed after answering, not at its idle timeout")
+        }
+    }
+
+    @Test("DNSSEC records reach only clients that set DO (RFC 3225 3), from the upstream and from the cache")
+    func dnssecRecordsOnlyWithDO() async throws {
+        try await withNode { node, _ in
+            for _ in 0..<2 {
+                let plain = try await node.dig(["+noedns", "signed.example", "A"])
+                #expect(plain.rcode == "NOERROR", "\(plain.output)")
+                #expect(plain.section("ANSWER").contains { $0.contains("192.0.2.12") }, "\(plain.output)")
+                #expect(!plain.output.contains("RRSIG") && !plain.output.contains("NSEC"), "\(plain.output)")
+                let edns = try await node.dig(["signed.example", "A"])
+                #expect(!edns.output.contains("RRSIG") && !edns.output.contains("NSEC"), "EDNS without DO: \(edns.output)")
+                let secure = try await node.dig(["+dnssec", "signed.example", "A"])
+                #expect(secure.output.contains("RRSIG") && secure.output.contains("NSEC"), "\(secure.output)")
+            }
         }
     }
 

@@ -24,6 +24,9 @@ struct DNSCacheKey: Hashable, Sendable {
         (checkingDisabled ? 1 : 0) | (dnssecOK ? 2 : 0)
     }
 
+    /// Whether the query set DO: DNSSEC records are for it.
+    var dnssecOK: Bool { variant & 2 != 0 }
+
     /// The variant of `query`'s answers.
     static func variant(of query: DNSMessage) -> UInt8 {
         variant(checkingDisabled: query.header.cd, dnssecOK: query.edns?.dnssecOK ?? false)

@@ -141,6 +141,8 @@ extension DNSCachedWire {
                     break
                 }
                 guard type != .TSIG else { return nil }
+                // DNSSEC records for a client without DO: the general path takes them out.
+                if !key.dnssecOK, DNSMessage.dnssecTypes.contains(type), type != key.type { return nil }
                 // The data the parser reads as fields, as it would read them.
                 var soaMinimum: UInt32? = nil
                 if rdataLength > 0 {

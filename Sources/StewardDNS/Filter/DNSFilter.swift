@@ -266,7 +266,8 @@ public final class DNSFilter: Sendable {
     func answer(forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context) -> ByteBuffer {
         noteUpstream(started: context.started)
         // Glue and other records outside the answer are not passed on (`DNSMessage.minimal`).
-        let message = message.minimal
+        var message = message.minimal
+        if !(context.query.edns?.dnssecOK ?? false) { message = message.withoutDNSSEC(asked: context.question.type) }
         cache?.remember(message, to: context.query, question: context.question, now: .now())
         let (response, final) = inspect(message, decision: decision, context: context)
         return finish(response, final, context, upstream: Int16(upstream))

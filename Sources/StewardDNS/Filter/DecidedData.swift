@@ -48,4 +48,21 @@ extension DNSMessage {
         message.additionals = []
         return message
     }
+
+    /// DNSSEC records (RRSIG, NSEC, NSEC3) a client that did not set DO never gets (RFC 3225 §3,
+    /// RFC 4035 §3.2.1), unless it asked for that type itself. An upstream asked without DO sends
+    /// none; one that does anyway is cut back, as unbound does.
+    static let dnssecTypes: Set<DNSRecordType> = [.RRSIG, .NSEC, .NSEC3]
+
+    /// The message without `dnssecTypes` records other than `asked`'s, for a client without DO.
+    func withoutDNSSEC(asked: DNSRecordType) -> DNSMessage {
+        func unasked(_ record: DNSResourceRecord) -> Bool {
+            Self.dnssecTypes.contains(record.type) && record.type != asked
+        }
+        guard answers.contains(where: unasked) || authorities.contains(where: unasked) else { return self }
+        var message = self
+        message.answers.removeAll(where: unasked)
+        message.authorities.removeAll(where: unasked)
+        return message
+    }
 }
