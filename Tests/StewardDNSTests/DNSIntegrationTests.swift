@@ -16,6 +16,16 @@ import Testing
         var table: [String: [DNSResourceRecord]] = [
             "allowed.example": [try a("allowed.example", "192.0.2.10")],
             "signed.example": [try a("signed.example", "192.0.2.12")],
+            // An upstream that adds a record for a name nobody asked about.
+            "oob.example": [try a("oob.example", "192.0.2.13"), try a("victim.example", "203.0.113.66")],
+            "victim.example": [try a("victim.example", "192.0.2.14")],
+            // HTTPS data that does not read as RFC 9460 (a compressed target) hinting at a listed address.
+            "badsvcb.example": [
+                DNSResourceRecord(
+                    name: try name("badsvcb.example"), type: .HTTPS, ttl: 300,
+                    rdata: .opaque([0, 1, 0xC0, 0x0C, 0, 4, 0, 4, 192, 0, 2, 66])),
+                try a("badsvcb.example", "192.0.2.15"),
+            ],
             "www.allowed.example": [try a("www.allowed.example", "192.0.2.11")],
             "tracker.allowed.example": [.cname(try name("tracker.allowed.example"), ttl: 300, target: try name("cdn.casino.example"))],
             "cdn.casino.example": [try a("cdn.casino.example", "192.0.2.66")],
@@ -326,6 +336,41 @@ import Testing
                 let secure = try await node.dig(["+dnssec", "signed.example", "A"])
                 #expect(secure.output.contains("RRSIG") && secure.output.contains("NSEC"), "\(secure.output)")
             }
+        }
+    }
+
+    @Test("Only the question's name and its CNAME chain are answered: a record for another name is scrubbed, and is not cached for that name")
+    func outOfChainRecordsScrubbed() async throws {
+        try await withNode { node, _ in
+            for _ in 0..<2 {
+                let result = try await node.dig(["oob.example", "A"])
+                #expect(result.section("ANSWER").contains { $0.contains("192.0.2.13") }, "\(result.output)")
+                #expect(!result.output.contains("203.0.113.66") && !result.output.contains("victim"), "\(result.output)")
+            }
+            let victim = try await node.dig(["victim.example", "A"])
+            #expect(victim.section("ANSWER").contains { $0.contains("192.0.2.14") }, "\(victim.output)")
+            #expect(!victim.output.contains("203.0.113.66"), "\(victim.output)")
+        }
+    }
+
+    @Test("An HTTPS record whose data cannot be read is not passed on undecided")
+    func unreadableServiceBindingDropped() async throws {
+        try await withNode { node, _ in
+            let result = try await node.dig(["badsvcb.example", "HTTPS"])
+            #expect(result.rcode == "NOERROR", "\(result.output)")
+            #expect(!result.output.contains("192.0.2.66") && !result.section("ANSWER").contains { $0.contains("HTTPS") }, "\(result.output)")
+        }
+    }
+
+    @Test("A truncated answer whose TCP retry hangs ends in SERVFAIL within timeout x attempts, not after the TCP timeout")
+    func hungTCPRetryBounded() async throws {
+        try await withNode { node, _ in
+            let started = ContinuousClock.now
+            let result = try await node.dig(["tcphang.example", "A"])
+            let elapsed = ContinuousClock.now - started
+            #expect(result.rcode == "SERVFAIL", "\(result.output)")
+            // 300 ms x 2 attempts in the harness; before, each TCP retry waited 3 s.
+            #expect(elapsed < .seconds(1.5), "\(elapsed)")
         }
     }
 

@@ -121,6 +121,8 @@ extension DNSCachedWire {
             ttlOffsets.reserveCapacity(min(total, count / 11))
             var position = questionEnd
             var optStart: Int? = nil
+            /// The CNAME targets met so far, lower-cased: the names an answer record may be owned by.
+            var aliases: [[UInt8]] = []
             for index in 0..<total {
                 let start = position
                 guard let ownerEnd = nameEnd(position, limit: count), ownerEnd + 10 <= count else { return nil }
@@ -170,10 +172,19 @@ extension DNSCachedWire {
                     // What the policy must see (`DNSFilter.inspect`): the owner if it is not the
                     // question (a pointer to the question's name, the usual owner, is), the
                     // target of a CNAME, the address of an A or AAAA.
-                    if !(bytes[start] == 0xC0 && bytes[start + 1] == UInt8(DNSHeader.size)) {
+                    // Only the question's name and the CNAME chain from it, in order: an answer
+                    // with other owners (or a DNAME) is scrubbed the general way.
+                    let ownedByQuestion = bytes[start] == 0xC0 && bytes[start + 1] == UInt8(DNSHeader.size)
+                    if !ownedByQuestion {
                         let owner = flattened(start)
-                        if !isQuestion(owner) { appendCheck(name: owner, to: &checks) }
+                        if !isQuestion(owner) {
+                            let lowered = owner.map(DNSName.lower)
+                            guard aliases.contains(lowered) else { return nil }
+                            appendCheck(name: owner, to: &checks)
+                        }
                     }
+                    guard type != .DNAME else { return nil }
+                    if type == .CNAME, rdataLength > 0 { aliases.append(flattened(rdataStart).map(DNSName.lower)) }
                     if rdataLength > 0 {
                         switch type {
                         case .CNAME, .NS, .PTR, .DNAME:

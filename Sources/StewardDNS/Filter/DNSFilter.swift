@@ -266,7 +266,12 @@ public final class DNSFilter: Sendable {
     func answer(forwarded message: DNSMessage, upstream: Int, decision: Decision, context: Context) -> ByteBuffer {
         noteUpstream(started: context.started)
         // Glue and other records outside the answer are not passed on (`DNSMessage.minimal`).
-        var message = message.minimal
+        var message = message.minimal.scrubbed(for: context.question)
+        if message.rcode == .servFail {
+            // A failure carries no data worth passing on (a SOA with a wild TTL, say): bare, as unbound.
+            message.answers = []
+            message.authorities = []
+        }
         if !(context.query.edns?.dnssecOK ?? false) { message = message.withoutDNSSEC(asked: context.question.type) }
         cache?.remember(message, to: context.query, question: context.question, now: .now())
         let (response, final) = inspect(message, decision: decision, context: context)

@@ -49,6 +49,37 @@ extension DNSMessage {
         return message
     }
 
+    /// The answer section cut down to what answers `question`: records owned by its name or by a
+    /// name the CNAME chain from it reaches, and DNAME records above one of those (RFC 2181 §5.4.1,
+    /// as unbound's scrubber). Records for other names could poison a cache downstream (a stub's, a
+    /// dnsmasq's) with data nobody asked for. An SVCB or HTTPS record whose data does not read as
+    /// RFC 9460 says is dropped too: its target and hints cannot be decided, so it is never passed
+    /// on undecided.
+    func scrubbed(for question: DNSQuestion) -> DNSMessage {
+        var chain = [question.name]
+        var kept = [Bool](repeating: false, count: answers.count)
+        var grew = true
+        // Chains may come in any order: each pass takes what the chain so far reaches.
+        while grew {
+            grew = false
+            for (index, record) in answers.enumerated() where !kept[index] {
+                let owned = chain.contains(record.name)
+                let above = record.type == .DNAME && chain.contains { $0 != record.name && $0.isSubdomain(of: record.name) }
+                guard owned || above else { continue }
+                kept[index] = true
+                grew = true
+                if owned, let target = record.cnameTarget, !chain.contains(target) { chain.append(target) }
+            }
+        }
+        let unreadable = { (record: DNSResourceRecord) in
+            (record.type == .SVCB || record.type == .HTTPS) && record.serviceBinding == nil
+        }
+        guard kept.contains(false) || answers.contains(where: unreadable) else { return self }
+        var message = self
+        message.answers = zip(answers, kept).compactMap { record, keep in keep && !unreadable(record) ? record : nil }
+        return message
+    }
+
     /// DNSSEC records (RRSIG, NSEC, NSEC3) a client that did not set DO never gets (RFC 3225 §3,
     /// RFC 4035 §3.2.1), unless it asked for that type itself. An upstream asked without DO sends
     /// none; one that does anyway is cut back, as unbound does.

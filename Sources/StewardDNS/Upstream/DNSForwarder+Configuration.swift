@@ -12,7 +12,8 @@ extension DNSForwarder {
         /// Attempts per query across all upstreams (round-robin, wrapping around), at least 1.
         /// A TCP retry after a truncated answer is part of its attempt.
         public var attempts: Int
-        /// How long a TCP retry may take, connection included.
+        /// How long a TCP retry may take, connection included, at most: it has what remains of its
+        /// attempt's `timeout`, so that `timeout * attempts` still bounds a query.
         public var tcpTimeout: TimeAmount
         /// Most queries waiting on upstreams at once; beyond it queries fail at once with
         /// `UpstreamError.overloaded` (so that a flood cannot grow memory without bound).

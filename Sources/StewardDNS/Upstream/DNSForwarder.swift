@@ -32,6 +32,12 @@ public final class DNSForwarder: Sendable {
     let selector: UpstreamSelector
     let pools: UpstreamSocketPools
     private let inFlight = Atomic<Int>(0)
+    /// TCP retries open at once (each holds a connection; see `maxTCPRetries`).
+    let tcpRetries = Atomic<Int>(0)
+    /// Most TCP retries open at once, as unbound's `outgoing-num-tcp`: an upstream that truncates
+    /// every answer and then holds its TCP connections cannot take all of the process's file
+    /// descriptors. A retry over the cap fails its attempt at once.
+    static let maxTCPRetries = 128
 
     /// Creates a forwarder. Sockets are opened on the caller's event loop when it is a NIOPosix
     /// loop, otherwise on one of `group`'s.

@@ -71,6 +71,8 @@ final class UpstreamResolution {
 
     /// Starts from the relay's first attempt (see `UpstreamSeed`).
     func start(after seed: UpstreamSeed) {
+        // The relay's attempt started when it was sent: a TCP retry has what remains of it.
+        attemptStarted = .now() - seed.latency
         if case .answer = seed.result, let first = seed.order.first { latencies[first] = seed.latency }
         perform(machine.resume(afterFirstAttempt: seed.result))
     }
@@ -165,9 +167,24 @@ final class UpstreamResolution {
         }
     }
 
+    /// The TCP retry of the attempt that got a truncated answer. It has what remains of that
+    /// attempt's `timeout` (at most `tcpTimeout`), so a query still ends within `timeout *
+    /// attempts`; at most `DNSForwarder.maxTCPRetries` are open at once.
     private func sendTCP(_ query: UpstreamQuery) -> EventLoopFuture<UpstreamAttemptResult> {
         let attempt = eventLoop.makePromise(of: UpstreamAttemptResult.self)
-        let timeout = forwarder.configuration.tcpTimeout
+        let remaining = forwarder.configuration.timeout - (NIODeadline.now() - attemptStarted)
+        let timeout = min(forwarder.configuration.tcpTimeout, remaining)
+        guard timeout > .zero else {
+            attempt.succeed(.failed(.timeout))
+            return attempt.futureResult
+        }
+        let forwarder = self.forwarder
+        guard forwarder.tcpRetries.wrappingAdd(1, ordering: .relaxed).newValue <= DNSForwarder.maxTCPRetries else {
+            forwarder.tcpRetries.wrappingSubtract(1, ordering: .relaxed)
+            attempt.succeed(.failed(.transport("more than \(DNSForwarder.maxTCPRetries) TCP retries open")))
+            return attempt.futureResult
+        }
+        attempt.futureResult.whenComplete { _ in forwarder.tcpRetries.wrappingSubtract(1, ordering: .relaxed) }
         let metrics = forwarder.metrics
         let logger = forwarder.logger
         ClientBootstrap(group: eventLoop)

@@ -49,6 +49,13 @@ final class IntegrationUpstream: Sendable {
         response.header.rd = query.header.rd
         // A name whose upstream never answers (a lame delegation, a dead authority).
         if name.hasSuffix("silent.example") { return nil }
+        // Truncated over UDP, and over TCP never answered (the connection is held).
+        if name == "tcphang.example" {
+            guard !overTCP else { return nil }
+            var truncated = query.makeResponse()
+            truncated.header.tc = true
+            return truncated.encoded()
+        }
         if name == "tcponly.example" {
             // As the zone's own server answers: authoritative, no recursion.
             response.header.aa = true
