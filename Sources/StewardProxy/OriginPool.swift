@@ -175,6 +175,11 @@ final class OriginResponseHandler: ChannelInboundHandler {
         if let proxy, let clientContext { proxy.originFlush(clientContext) }
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let proxy, let clientContext { proxy.originWritable(clientContext) }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         if let (pool, key) = parked {
             pool.remove(context.channel, key: key)

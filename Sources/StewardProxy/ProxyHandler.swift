@@ -120,8 +120,34 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Why the client's bytes are not read now; reading goes on when there is no reason left.
+    enum ReadHold {
+        /// The request waits for the directory (proxy login) or for its origin connection.
+        case waiting
+        /// The origin cannot take the upload faster: it is read as fast as the origin takes it.
+        case origin
+        /// The client does not take its answers: no more of its (pipelined) requests are read.
+        case client
+    }
+
+    private var readHolds: Set<ReadHold> = []
+
+    private func hold(_ reason: ReadHold, _ on: Bool, _ context: ChannelHandlerContext) {
+        let reading = readHolds.isEmpty
+        if on { readHolds.insert(reason) } else { readHolds.remove(reason) }
+        if reading != readHolds.isEmpty {
+            context.channel.setOption(ChannelOptions.autoRead, value: readHolds.isEmpty).whenComplete { _ in }
+        }
+    }
+
+    /// The origin being uploaded to can take more.
+    func originWritable(_ context: ChannelHandlerContext) {
+        hold(.origin, false, context)
+    }
+
     private func becomeIdle(_ context: ChannelHandlerContext) {
         state = .idle
+        hold(.origin, false, context)
         if clientFinished {
             // After the writes this turn of the loop queues (a response's end): `CloseAfterWrites`
             // lets them go out first.
@@ -164,7 +190,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.forwarding(var exchange, let origin), .body(let buffer)):
             exchange.bytesIn += Int64(buffer.readableBytes)
             state = .forwarding(exchange, origin: origin)
+            // Passed on as it comes (flushed at the end of each read), and read no faster than
+            // the origin takes it: an upload is never held whole in memory.
             origin.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            if !origin.channel.isWritable { hold(.origin, true, context) }
         case (.forwarding(var exchange, let origin), .end):
             exchange.requestEnded = true
             state = .forwarding(exchange, origin: origin)
@@ -220,7 +249,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         // The directory checks the password off this event loop; the request waits, unread.
         state = .authenticating(head, request, held: [])
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        hold(.waiting, true, context)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let client = self.client
         let eventLoop = context.eventLoop
@@ -235,7 +264,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func authenticated(_ context: ChannelHandlerContext, authorization: String, result: ProxyLoginResult) {
         guard case .authenticating(let head, let request, let held) = state else { return }
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        hold(.waiting, false, context)
         switch result {
         case .person(let person):
             let expires = unixNow() + ProxyLogins.lifetime
@@ -435,7 +464,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             originConnected(context, result: .success(link), reused: true)
             return
         }
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        hold(.waiting, true, context)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         originBootstrap(context)
             .channelInitializer { channel in
@@ -473,7 +502,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             return
         }
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        hold(.waiting, false, context)
         switch result {
         case .failure(let error):
             exchange.status = 502
@@ -589,6 +618,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             if exchange.clientHTTP11 {
                 let interim = HTTPResponseHead(version: .http1_1, status: head.status, headers: ProxyRequest.endToEnd(head.headers))
                 context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+                // An origin that sends interim answers without end waits for the client like a body.
+                if !context.channel.isWritable { link.throttle.heldByClient = true }
             }
             return
         }
@@ -711,7 +742,15 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         if context.channel.isWritable, case .forwarding(_, let link) = state {
             link.throttle.heldByClient = false
         }
+        // A client that does not read its answers gets no more of its requests read (each answer,
+        // a block page say, would otherwise queue in memory).
+        hold(.client, !context.channel.isWritable, context)
         context.fireChannelWritabilityChanged()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .forwarding(_, let link) = state { link.channel.flush() }
+        context.fireChannelReadComplete()
     }
 
     /// A request the HTTP decoder refused (smuggling framings, obsolete line folding, a head over
@@ -738,7 +777,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         _ context: ChannelHandlerContext, host: String, port: Int, exchange: Exchange, subject: Subject, zone: Int32,
         instant: Int64
     ) {
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        hold(.waiting, true, context)
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         let limiter = shared.limiter
@@ -770,7 +809,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .failure(let error):
             exchange.status = 502
             record(exchange)
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            hold(.waiting, false, context)
             respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site could not be reached (\(error))."), keepAlive: false)
             state = .discarding(closeAfter: true)
             context.close(promise: nil)
@@ -783,7 +822,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 shared.metrics.blocked.add(1, ordering: .relaxed)
                 let text = "Blocked: \(exchange.host) — "
                     + (exchange.snapshot.clause(for: blocked).map { "\($0.section): \($0.text)" } ?? "district policy")
-                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                hold(.waiting, false, context)
                 state = .discarding(closeAfter: true)
                 respond(context, .forbidden, html: ProxyPages.message(.forbidden, text), keepAlive: false)
                 return

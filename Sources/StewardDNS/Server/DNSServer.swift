@@ -224,7 +224,9 @@ public final class DNSServer: Service, Sendable {
                     guard let remote = connection.channel.remoteAddress, let client = StewardPolicy.IPAddress(remote),
                         admit(client)
                     else {
-                        try? await connection.channel.close()
+                        // Closed through the wrapper, which finishes its writer first: a wrapper
+                        // dropped unfinished is a fatal error in NIO.
+                        try? await connection.executeThenClose { _, _ in }
                         continue
                     }
                     group.addTask {
