@@ -582,12 +582,24 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func originTimedOut(_ context: ChannelHandlerContext) {
         guard case .forwarding(var exchange, let link) = state, !exchange.responseStarted else { return }
+        exchange.status = 504
+        answerInstead(
+            context, exchange, link, .gatewayTimeout,
+            html: ProxyPages.message(.gatewayTimeout, "The site did not answer in time."))
+    }
+
+    /// Drops `exchange`'s origin connection and answers the client with `status` and `html`
+    /// itself, then closes; the exchange (its status set) is recorded. The state changes first:
+    /// closing the origin would report back here at once.
+    private func answerInstead(
+        _ context: ChannelHandlerContext, _ exchange: Exchange, _ link: OriginLink, _ status: HTTPResponseStatus,
+        html: String
+    ) {
+        state = .discarding(closeAfter: true)
         link.handler.detach()
         link.channel.close(promise: nil)
-        exchange.status = 504
         record(exchange)
-        state = .discarding(closeAfter: true)
-        respond(context, .gatewayTimeout, html: ProxyPages.message(.gatewayTimeout, "The site did not answer in time."), keepAlive: false)
+        respond(context, status, html: html, keepAlive: false)
     }
 
     /// The response of `origin`, if it is the one this handler is being served by.
@@ -604,12 +616,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             // As squid: 502, and the origin connection is dropped.
             timer?.cancel()
             timer = nil
-            state = .discarding(closeAfter: true)
-            link.handler.detach()
-            origin.close(promise: nil)
             exchange.status = 502
-            record(exchange)
-            respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site's answer could not be read: \(problem)."), keepAlive: false)
+            answerInstead(
+                context, exchange, link, .badGateway,
+                html: ProxyPages.message(.badGateway, "The site's answer could not be read: \(problem)."))
             return
         }
         // An interim response (100 Continue, 103 Early Hints) goes on to the client (RFC 9110
@@ -634,21 +644,17 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !mimeTypes.isEmpty || named != nil {
             let snapshot = exchange.snapshot
             let now = unixNow()
-            let decisions = (mimeTypes.isEmpty ? [nil] : mimeTypes.map(Optional.some)).map { mimeType in
+            let candidates: [String?] = mimeTypes.isEmpty ? [nil] : mimeTypes
+            let blocked = candidates.lazy.map { mimeType in
                 snapshot.decide(
                     categories: exchange.decision.categories, subject: exchange.subject, zone: exchange.zone,
                     at: now, file: FileInfo(fileExtension: named ?? exchange.fileExtension, mimeType: mimeType))
-            }
-            if let decision = decisions.first(where: { $0.action == .block }) {
+            }.first { $0.action == .block }
+            if let decision = blocked {
                 exchange.decision = decision
                 exchange.status = 403
-                record(exchange)
                 shared.metrics.blocked.add(1, ordering: .relaxed)
-                // The state changes first: closing the origin reports back here at once.
-                state = .discarding(closeAfter: true)
-                link.handler.detach()
-                origin.close(promise: nil)
-                respond(context, .forbidden, html: blockPage(exchange, decision), keepAlive: false)
+                answerInstead(context, exchange, link, .forbidden, html: blockPage(exchange, decision))
                 return
             }
         }
