@@ -69,8 +69,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "StewardPolicy", swiftSettings: strict),
-        // recvmmsg/sendmmsg for the DNS server's batched UDP loop (Linux; Glibc does not expose them).
-        .target(name: "CStewardUDP"),
+        // recvmmsg/sendmmsg for the DNS server's batched UDP loop, epoll/eventfd for the proxy's tunnel
+        // relay (Linux; Glibc does not expose them).
+        .target(name: "CStewardSystem"),
         .target(
             name: "StewardDNSWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -79,7 +80,7 @@ let package = Package(
         .target(
             name: "StewardDNS",
             dependencies: [
-                "StewardDNSWire", "StewardPolicy", "StewardActivity", "CStewardUDP",
+                "StewardDNSWire", "StewardPolicy", "StewardActivity", "CStewardSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,7 +91,7 @@ let package = Package(
         .target(
             name: "StewardProxy",
             dependencies: [
-                "StewardPolicy", "StewardActivity",
+                "StewardPolicy", "StewardActivity", "CStewardSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

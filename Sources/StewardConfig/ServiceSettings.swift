@@ -103,6 +103,8 @@ public struct ProxySettings: Sendable {
     public var requestHeadTimeoutSeconds = 60
     public var responseTimeoutSeconds = 60
     public var helloTimeoutSeconds = 60
+    /// Whether allowed tunnels move their bytes on the relay's thread (else on their event loop).
+    public var tunnelRelay = true
     /// Kept-alive origin connections: per origin and in all (per event loop), and idle seconds.
     public var originPoolPerOrigin = 32
     public var originPoolTotal = 2_048

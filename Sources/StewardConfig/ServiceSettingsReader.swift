@@ -106,7 +106,7 @@ enum ServiceSettingsReader {
         let keys = [
             "listen", "clients", "connect-ports", "connect-timeout", "idle-timeout", "max-connections-per-client",
             "max-connections", "pac-proxy", "direct", "request-head-timeout", "response-timeout", "hello-timeout",
-            "origin-pool", "authentication", "bandwidth",
+            "origin-pool", "authentication", "bandwidth", "tunnel-relay",
         ]
         guard let fields = value.mapping(keys: keys) else { return settings }
         if let listen = fields["listen"] { settings.listen = listenAddresses(listen, defaultPort: 3128) }
@@ -144,6 +144,7 @@ enum ServiceSettingsReader {
         if let seconds = fields["request-head-timeout"]?.int(in: 1...3_600) { settings.requestHeadTimeoutSeconds = seconds }
         if let seconds = fields["response-timeout"]?.int(in: 1...3_600) { settings.responseTimeoutSeconds = seconds }
         if let seconds = fields["hello-timeout"]?.int(in: 1...3_600) { settings.helloTimeoutSeconds = seconds }
+        if let relay = fields["tunnel-relay"]?.bool() { settings.tunnelRelay = relay }
         if let pool = fields["origin-pool"]?.mapping(keys: ["per-origin", "total", "idle-timeout"]) {
             if let count = pool["per-origin"]?.int(in: 0...10_000) { settings.originPoolPerOrigin = count }
             if let count = pool["total"]?.int(in: 0...1_000_000) { settings.originPoolTotal = count }

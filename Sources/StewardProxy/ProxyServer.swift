@@ -26,6 +26,9 @@ public struct ProxyServer: Service {
         /// How long a tunnel may wait for the TLS ClientHello (browsers send it at once; the origin
         /// connection is held meanwhile).
         public var helloTimeout: TimeAmount = .seconds(60)
+        /// Allowed tunnels move their bytes on one thread of their own (`TunnelRelay`), not on
+        /// their event loops.
+        public var tunnelRelay = true
         /// A complete request head must arrive within this of the connection opening or the
         /// previous response ending (a keep-alive connection waits this long for its next request).
         public var requestHeadTimeout: TimeAmount = .seconds(60)
@@ -85,6 +88,7 @@ public struct ProxyServer: Service {
     public func run() async throws {
         let shared = self.shared
         defer { shared.closePools() }
+        shared.relay?.start()
         var channels: [any Channel] = []
         for address in shared.configuration.listen {
             let channel = try await ServerBootstrap(group: group)
@@ -103,6 +107,7 @@ public struct ProxyServer: Service {
         shared.bound.withLock { $0 = addresses }
         try? await gracefulShutdown()
         for channel in channels { try? await channel.close() }
+        await shared.relay?.stop()
     }
 }
 
@@ -114,9 +119,11 @@ public final class ProxyMetrics: Sendable {
     public let tunnels = Atomic<UInt64>(0)
     public let bytesToClients = Atomic<UInt64>(0)
     let limiter: BandwidthLimiter?
+    let relay: TunnelRelay?
 
-    init(limiter: BandwidthLimiter?) {
+    init(limiter: BandwidthLimiter?, relay: TunnelRelay?) {
         self.limiter = limiter
+        self.relay = relay
     }
 
     public func prometheusText() -> String {
@@ -129,6 +136,14 @@ public final class ProxyMetrics: Sendable {
         text += "steward_proxy_tunnels_total \(tunnels.load(ordering: .relaxed))\n"
         text += "# TYPE steward_proxy_bytes_to_clients_total counter\n"
         text += "steward_proxy_bytes_to_clients_total \(bytesToClients.load(ordering: .relaxed))\n"
+        if let relay {
+            text += "# HELP steward_proxy_relayed_tunnels_total Tunnels whose bytes moved on the tunnel relay's thread.\n"
+            text += "# TYPE steward_proxy_relayed_tunnels_total counter\n"
+            text += "steward_proxy_relayed_tunnels_total \(relay.relayed.load(ordering: .relaxed))\n"
+            text += "# HELP steward_proxy_relayed_tunnels Tunnels open on the tunnel relay's thread now.\n"
+            text += "# TYPE steward_proxy_relayed_tunnels gauge\n"
+            text += "steward_proxy_relayed_tunnels \(relay.active.load(ordering: .relaxed))\n"
+        }
         if let limiter {
             text += "# HELP steward_proxy_rate_limited_total Reads of non-priority traffic held back to the per-person rate (R6).\n"
             text += "# TYPE steward_proxy_rate_limited_total counter\n"
@@ -220,6 +235,9 @@ final class ProxyShared: Sendable {
     let connections = Mutex<(total: Int, perClient: [IPAddress: Int])>((0, [:]))
     let logins = ProxyLogins()
     let limiter: BandwidthLimiter?
+    /// Where allowed tunnels move their bytes once their ClientHello has been checked (nil on
+    /// systems without epoll: then they stay on their event loop).
+    let relay: TunnelRelay?
     private let pools = Mutex<[ObjectIdentifier: OriginPool]>([:])
 
     init(
@@ -232,7 +250,8 @@ final class ProxyShared: Sendable {
         self.recorder = recorder
         self.logger = logger
         limiter = configuration.bandwidth.map { BandwidthLimiter(configuration: $0) }
-        metrics = ProxyMetrics(limiter: limiter)
+        relay = configuration.tunnelRelay ? TunnelRelay(idleTimeout: configuration.idleTimeout) : nil
+        metrics = ProxyMetrics(limiter: limiter, relay: relay)
     }
 
     /// The bucket an exchange's traffic is charged to, when the policy marks its destination
@@ -252,6 +271,15 @@ final class ProxyShared: Sendable {
             state.total += 1
             state.perClient[client] = current + 1
             return true
+        }
+    }
+
+    /// Counts one more connection from `client` without a cap: a tunnel leaving its channel for
+    /// the relay keeps its place while the channel's own count is released.
+    func retain(_ client: IPAddress) {
+        connections.withLock { state in
+            state.total += 1
+            state.perClient[client, default: 0] += 1
         }
     }
 

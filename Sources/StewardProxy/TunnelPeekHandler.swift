@@ -20,6 +20,8 @@ final class TunnelPeekHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var held: ByteBuffer?
     private var timeout: Scheduled<Void>?
     private var done = false
+    /// Handed to the relay, waiting for the channels to close: what is read meanwhile joins `held`.
+    private var handingOver = false
 
     init(
         shared: ProxyShared, client: IPAddress, exchange: ProxyHandler.Exchange, origin: any Channel, subject: Subject,
@@ -43,8 +45,12 @@ final class TunnelPeekHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !done else { return }
         var buffer = unwrapInboundIn(data)
+        if handingOver {
+            held?.writeBuffer(&buffer)
+            return
+        }
+        guard !done else { return }
         if held == nil {
             held = buffer
         } else {
@@ -107,6 +113,8 @@ final class TunnelPeekHandler: ChannelInboundHandler, RemovableChannelHandler {
         timeout?.cancel()
         shared.metrics.allowed.add(1, ordering: .relaxed)
         shared.metrics.tunnels.add(1, ordering: .relaxed)
+        let throttleKey = shared.throttleKey(exchange, client: client)
+        if throttleKey == nil, handOver(context) { return }
         let (clientGlue, originGlue) = GlueHandler.matchedPair()
         var exchange = self.exchange
         let shared = self.shared
@@ -122,7 +130,7 @@ final class TunnelPeekHandler: ChannelInboundHandler, RemovableChannelHandler {
             try sync.addHandler(clientGlue, position: .after(self))
             try origin.pipeline.syncOperations.addHandler(originGlue)
             if let throttle = try? origin.pipeline.syncOperations.handler(type: ReadThrottle.self) {
-                throttle.key = shared.throttleKey(exchange, client: client)
+                throttle.key = throttleKey
             }
             if let held, held.readableBytes > 0 {
                 origin.writeAndFlush(held, promise: nil)
@@ -138,6 +146,51 @@ final class TunnelPeekHandler: ChannelInboundHandler, RemovableChannelHandler {
             origin.close(promise: nil)
             context.close(promise: nil)
         }
+    }
+
+    /// Gives the tunnel's two sockets to the relay (`TunnelRelay`): both channels close, the
+    /// relay holds duplicates of their sockets, and the connection keeps its place under the
+    /// caps until the relay ends it. What the client sent after its ClientHello, read before the
+    /// channel closed, goes to the origin first. False (the tunnel stays here) without a running
+    /// relay, or when a socket cannot be taken over, or the client has yet to take the
+    /// `200 Connection established`.
+    private func handOver(_ context: ChannelHandlerContext) -> Bool {
+        guard let relay = shared.relay, relay.isRunning,
+            (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0,
+            let clientSocket = TunnelRelay.duplicateDescriptor(of: context.channel)
+        else { return false }
+        guard let originSocket = TunnelRelay.duplicateDescriptor(of: origin) else {
+            close(clientSocket)
+            return false
+        }
+        handingOver = true
+        if held == nil { held = context.channel.allocator.buffer(capacity: 0) }
+        let shared = self.shared
+        let client = self.client
+        shared.retain(client)
+        let closed = [context.channel.close(), origin.close()]
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        EventLoopFuture.whenAllComplete(closed, on: context.eventLoop).whenComplete { _ in
+            let handler = loopBoundSelf.value
+            handler.handingOver = false
+            var exchange = handler.exchange
+            let toOrigin = handler.held.map { Array($0.readableBytesView) } ?? []
+            handler.held = nil
+            exchange.bytesIn += Int64(toOrigin.count)
+            let opened = exchange
+            relay.relay(
+                TunnelRelay.Handoff(
+                    client: clientSocket, origin: originSocket, toOrigin: toOrigin,
+                    finish: { fromClient, toClient in
+                        var exchange = opened
+                        exchange.bytesIn += fromClient
+                        exchange.bytesOut = toClient
+                        shared.metrics.bytesToClients.add(UInt64(max(0, toClient)), ordering: .relaxed)
+                        shared.recorder.record(exchange.event(client: client))
+                        shared.release(client)
+                    }))
+        }
+        return true
     }
 
     private func recordTunnel(_ exchange: ProxyHandler.Exchange) {

@@ -157,6 +157,7 @@ public struct ServeNode: Sendable {
             proxying.requestHeadTimeout = .seconds(Int64(proxy.requestHeadTimeoutSeconds))
             proxying.responseTimeout = .seconds(Int64(proxy.responseTimeoutSeconds))
             proxying.helloTimeout = .seconds(Int64(proxy.helloTimeoutSeconds))
+            proxying.tunnelRelay = proxy.tunnelRelay
             proxying.originPoolPerOrigin = proxy.originPoolPerOrigin
             proxying.originPoolTotal = proxy.originPoolTotal
             proxying.originIdleTimeout = .seconds(Int64(proxy.originIdleSeconds))

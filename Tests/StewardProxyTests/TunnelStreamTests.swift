@@ -100,10 +100,24 @@ import Testing
         return (channel, client, hello)
     }
 
-    @Test("8 MiB each way through a tunnel arrive whole and in order, half-closes pass, and the bytes are counted")
-    func eightMiB() async throws {
+    /// The tunnels the node's relay has taken (`steward_proxy_relayed_tunnels_total`); nil when
+    /// it runs without one.
+    static func relayedTunnels(_ node: ProxyIntegrationTests.Node) -> Int? {
+        node.node.proxyServer!.metrics.prometheusText().split(separator: "\n")
+            .first { $0.hasPrefix("steward_proxy_relayed_tunnels_total ") }
+            .flatMap { Int($0.split(separator: " ")[1]) }
+    }
+
+    /// Every tunnel test runs twice: on the tunnel relay's thread (the default) and on the event
+    /// loops (`tunnel-relay: false`, and the way paced tunnels always go).
+    static let relayModes = [true, false]
+
+    @Test(
+        "8 MiB each way through a tunnel arrive whole and in order, half-closes pass, and the bytes are counted",
+        arguments: relayModes)
+    func eightMiB(relay: Bool) async throws {
         let origin = try await EchoOrigin()
-        try await ProxyIntegrationTests.withNode(tlsPort: origin.port) { node in
+        try await ProxyIntegrationTests.withNode(tlsPort: origin.port, proxy: "tunnel-relay: \(relay)") { node in
             let (channel, client, hello) = try await Self.openTunnel(proxyPort: node.port, originPort: origin.port)
             var generator = SystemRandomNumberGenerator()
             var payload = [UInt8](repeating: 0, count: 8 << 20)
@@ -142,6 +156,7 @@ import Testing
             let tunnelled = Int64(hello.count + payload.count)
             #expect(events.first?.bytesIn == tunnelled, "\(events)")
             #expect(events.first?.bytesOut == tunnelled, "\(events)")
+            #expect(Self.relayedTunnels(node) == (relay ? 1 : nil))
         }
         await origin.stop()
     }
@@ -186,10 +201,12 @@ import Testing
         func stop() async { try? await channel.close() }
     }
 
-    @Test("A client that reads slower than the origin answers and closes still gets every byte before the tunnel closes")
-    func slowReaderGetsTheTail() async throws {
+    @Test(
+        "A client that reads slower than the origin answers and closes still gets every byte before the tunnel closes",
+        arguments: relayModes)
+    func slowReaderGetsTheTail(relay: Bool) async throws {
         let origin = try await BurstOrigin(size: 4 << 20)
-        try await ProxyIntegrationTests.withNode(tlsPort: origin.port) { node in
+        try await ProxyIntegrationTests.withNode(tlsPort: origin.port, proxy: "tunnel-relay: \(relay)") { node in
             let (channel, client) = try await Client.connect(port: node.port, receiveBuffer: 16 << 10)
             try await channel.writeAndFlush(
                 ByteBuffer(string: "CONNECT 127.0.0.1:\(origin.port) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
@@ -210,6 +227,7 @@ import Testing
             #expect(received.count == expected.count, "\(received.count) of \(expected.count) bytes")
             let firstDifference = Self.firstDifference(received, expected)
             #expect(firstDifference == nil, "the bytes came back changed at offset \(firstDifference ?? -1)")
+            #expect(Self.relayedTunnels(node) == (relay ? 1 : nil))
             try? await channel.close()
         }
         await origin.stop()
@@ -254,11 +272,11 @@ import Testing
         let bytesOut: Int64
     }
 
-    @Test("An open tunnel counts under the per-client cap, and one idle for the idle timeout is closed")
-    func capsAndIdle() async throws {
+    @Test("An open tunnel counts under the per-client cap, and one idle for the idle timeout is closed", arguments: relayModes)
+    func capsAndIdle(relay: Bool) async throws {
         let origin = try await EchoOrigin()
         try await ProxyIntegrationTests.withNode(
-            tlsPort: origin.port, proxy: "idle-timeout: 5\nmax-connections-per-client: 1"
+            tlsPort: origin.port, proxy: "idle-timeout: 5\nmax-connections-per-client: 1\ntunnel-relay: \(relay)"
         ) { node in
             let (channel, client, hello) = try await Self.openTunnel(proxyPort: node.port, originPort: origin.port)
             let echoed = try await client.wait(seconds: 5) { bytes, _ in bytes.count >= Self.established.count + hello.count }
@@ -283,6 +301,7 @@ import Testing
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(third.hasPrefix("HTTP/1.1 200"), "\(third)")
+            #expect(Self.relayedTunnels(node) == (relay ? 1 : nil))
         }
         await origin.stop()
     }

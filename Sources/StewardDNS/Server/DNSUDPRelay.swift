@@ -1,5 +1,5 @@
 #if os(Linux)
-    import CStewardUDP
+    import CStewardSystem
     import Glibc
     import NIOCore
     import StewardDNSWire

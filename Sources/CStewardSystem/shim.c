@@ -1,6 +1,6 @@
 #ifdef __linux__
 #define _GNU_SOURCE
-#include <CStewardUDP.h>
+#include <CStewardSystem.h>
 #include <sys/socket.h>
 
 _Static_assert(sizeof(CStewardUDP_mmsghdr) == sizeof(struct mmsghdr),
