@@ -221,6 +221,13 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .success(let other):
             request = other
         }
+        // An address in the target is refused before anything connects (a name, once connected).
+        if let literal = request.literalDestination, let reason = shared.unreachableReason(literal) {
+            shared.metrics.refused.add(1, ordering: .relaxed)
+            state = .discarding(closeAfter: true)
+            respond(context, .forbidden, html: ProxyPages.message(.forbidden, "Not forwarded: \(reason)."), keepAlive: false)
+            return
+        }
         guard let authentication = shared.configuration.authentication else {
             decide(context, head, request, login: nil)
             return
@@ -505,13 +512,28 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         hold(.waiting, false, context)
         switch result {
         case .failure(let error):
-            exchange.status = 502
+            // 503, as squid's ERR_CONNECT_FAIL and ERR_DNS_FAIL: no origin answered anything.
+            exchange.status = 503
             record(exchange)
             let complete = held.contains(where: Self.isEnd)
             state = .discarding(closeAfter: true)
-            respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site could not be reached (\(error))."), keepAlive: false)
+            respond(
+                context, .serviceUnavailable,
+                html: ProxyPages.message(.serviceUnavailable, "The site could not be reached (\(error))."), keepAlive: false)
             if complete { context.close(promise: nil) }
         case .success(let link):
+            if let reason = shared.unreachableReason(link.channel.remoteAddress) {
+                link.handler.detach()
+                link.channel.close(promise: nil)
+                exchange.status = 403
+                record(exchange)
+                shared.metrics.refused.add(1, ordering: .relaxed)
+                let complete = held.contains(where: Self.isEnd)
+                state = .discarding(closeAfter: true)
+                respond(context, .forbidden, html: ProxyPages.message(.forbidden, "Not forwarded: \(reason)."), keepAlive: false)
+                if complete { context.close(promise: nil) }
+                return
+            }
             if let blocked = resolvedBlock(exchange, remote: link.channel.remoteAddress) {
                 link.handler.detach()
                 link.channel.close(promise: nil)
@@ -813,13 +835,26 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         switch result {
         case .failure(let error):
-            exchange.status = 502
+            exchange.status = 503
             record(exchange)
             hold(.waiting, false, context)
-            respond(context, .badGateway, html: ProxyPages.message(.badGateway, "The site could not be reached (\(error))."), keepAlive: false)
+            respond(
+                context, .serviceUnavailable,
+                html: ProxyPages.message(.serviceUnavailable, "The site could not be reached (\(error))."), keepAlive: false)
             state = .discarding(closeAfter: true)
             context.close(promise: nil)
         case .success(let origin):
+            if let reason = shared.unreachableReason(origin.remoteAddress) {
+                origin.close(promise: nil)
+                exchange.status = 403
+                exchange.path = reason
+                record(exchange)
+                shared.metrics.refused.add(1, ordering: .relaxed)
+                hold(.waiting, false, context)
+                state = .discarding(closeAfter: true)
+                respond(context, .forbidden, html: ProxyPages.message(.forbidden, "Not forwarded: \(reason)."), keepAlive: false)
+                return
+            }
             if let blocked = resolvedBlock(exchange, remote: origin.remoteAddress) {
                 origin.close(promise: nil)
                 exchange.decision = blocked

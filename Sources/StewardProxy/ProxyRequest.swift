@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import StewardPolicy
 
@@ -12,6 +13,18 @@ enum ProxyRequest: Equatable {
     case forward(RequestTarget, originForm: String)
     /// An origin-form request to the proxy itself (`/proxy.pac`, `/wpad.dat`).
     case local(path: String)
+
+    /// The destination's address and port when the target names an address rather than a name.
+    var literalDestination: SocketAddress? {
+        switch self {
+        case .tunnel(_, let address?, let port):
+            return try? SocketAddress(ipAddress: address.description, port: port)
+        case .forward(let target, _):
+            return target.address.flatMap { try? SocketAddress(ipAddress: $0.description, port: target.port ?? 80) }
+        default:
+            return nil
+        }
+    }
 
     /// Why a request is refused before any decision, with the status it gets.
     struct Refusal: Error, Equatable {
@@ -75,6 +88,11 @@ enum ProxyRequest: Equatable {
         switch RequestTarget.parse(uri) {
         case .success(let target):
             guard !target.host.isEmpty else { return .failure(Refusal(status: .badRequest, reason: "the URL has no host")) }
+            let port = target.port ?? 80
+            guard isWebPort(port) else {
+                return .failure(
+                    Refusal(status: .forbidden, reason: "web requests may go to ports 80, 443 and 1025–65535 only; port \(port) serves another protocol"))
+            }
             let afterScheme = uri.dropFirst("http://".count)
             var originForm = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }).map { String(afterScheme[$0...]) } ?? "/"
             if let hash = originForm.firstIndex(of: "#") { originForm = String(originForm[..<hash]) }
@@ -85,6 +103,13 @@ enum ProxyRequest: Equatable {
         case .failure(let problem):
             return .failure(Refusal(status: .badRequest, reason: "malformed URL: \(problem)"))
         }
+    }
+
+    /// squid's `Safe_ports` for HTTP: 80, 443, the registered HTTP ports below 1024 (280, 488,
+    /// 591, 777) and every unprivileged port. A request to another low port would speak HTTP to
+    /// some other protocol's server (mail on 25, for one) from the proxy's address.
+    static func isWebPort(_ port: Int) -> Bool {
+        port >= 1025 || [80, 443, 280, 488, 591, 777].contains(port)
     }
 
     /// Hop-by-hop headers (RFC 9110 §7.6.1) and the proxy's own, never passed on.

@@ -29,6 +29,11 @@ public struct ProxyServer: Service {
         /// Allowed tunnels move their bytes on one thread of their own (`TunnelRelay`), not on
         /// their event loops.
         public var tunnelRelay = true
+        /// Steward's other services (web, metrics, DNS): the proxy refuses to reach them at a
+        /// loopback or unspecified address, or at their own, so that a request through the proxy
+        /// never comes to them from the proxy's address. The proxy's own addresses are added
+        /// once bound.
+        public var ownServices: [SocketAddress] = []
         /// A complete request head must arrive within this of the connection opening or the
         /// previous response ending (a keep-alive connection waits this long for its next request).
         public var requestHeadTimeout: TimeAmount = .seconds(60)
@@ -88,7 +93,6 @@ public struct ProxyServer: Service {
     public func run() async throws {
         let shared = self.shared
         defer { shared.closePools() }
-        shared.relay?.start()
         var channels: [any Channel] = []
         for address in shared.configuration.listen {
             let channel = try await ServerBootstrap(group: group)
@@ -104,6 +108,8 @@ public struct ProxyServer: Service {
             shared.logger.info("proxy listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
         let addresses = channels.compactMap(\.localAddress)
+        // (Until the relay runs, tunnels stay on their event loops.)
+        shared.relay?.start()
         shared.bound.withLock { $0 = addresses }
         try? await gracefulShutdown()
         for channel in channels { try? await channel.close() }
@@ -250,7 +256,7 @@ final class ProxyShared: Sendable {
         self.recorder = recorder
         self.logger = logger
         limiter = configuration.bandwidth.map { BandwidthLimiter(configuration: $0) }
-        relay = configuration.tunnelRelay ? TunnelRelay(idleTimeout: configuration.idleTimeout) : nil
+        relay = configuration.tunnelRelay ? TunnelRelay(idleTimeout: configuration.idleTimeout, limiter: limiter) : nil
         metrics = ProxyMetrics(limiter: limiter, relay: relay)
     }
 
@@ -310,6 +316,33 @@ final class ProxyShared: Sendable {
             return Array(pools.values)
         }
         for pool in all { pool.eventLoop.execute { pool.closeAll() } }
+    }
+
+    static let linkLocal = [IPNetwork("169.254.0.0/16")!, IPNetwork("fe80::/10")!]
+    static let loopback = [
+        IPNetwork("127.0.0.0/8")!, IPNetwork("::1/128")!, IPNetwork("0.0.0.0/8")!, IPNetwork("::/128")!,
+    ]
+
+    /// Why the proxy will not reach `remote` (the address a name resolved to and was connected
+    /// to), if it will not, as squid's `to_linklocal` and `to_localhost` rules: a link-local
+    /// address (169.254.169.254 answers cloud servers' credentials), or one of Steward's own
+    /// services at a loopback address (which `0.0.0.0` also reaches) or its own address. Other
+    /// loopback services stay reachable: a district may run its origins there.
+    func unreachableReason(_ remote: SocketAddress?) -> String? {
+        guard let remote, let text = remote.ipAddress, let address = IPAddress(text), let port = remote.port else {
+            return nil
+        }
+        if Self.linkLocal.contains(where: { $0.contains(address) }) {
+            return "\(text) is a link-local address, which the proxy does not reach"
+        }
+        let local = Self.loopback.contains { $0.contains(address) }
+        let own = configuration.ownServices + bound.withLock { $0 } + configuration.listen
+        for service in own where service.port == port {
+            if local || service.ipAddress.flatMap({ IPAddress($0) }) == address {
+                return "\(text) port \(port) is one of Steward's own services, which the proxy does not reach"
+            }
+        }
+        return nil
     }
 
     /// Whether the proxy serves this client: a configured zone's network or `clients`.

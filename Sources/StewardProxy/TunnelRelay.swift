@@ -41,6 +41,8 @@
         private let epoll: CInt
         private let wake: CInt
         private let idleTimeout: Int64
+        /// Bytes sent to clients are counted here too (R6's "busy" measure counts every class).
+        private let limiter: BandwidthLimiter?
         private let inbox = Mutex<(open: Bool, handoffs: [Handoff])>((true, []))
         private let started = Atomic<Bool>(false)
         private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
@@ -49,7 +51,7 @@
         let relayed = Atomic<UInt64>(0)
 
         /// nil when the system refuses an epoll set or an eventfd (then tunnels stay on NIO).
-        init?(idleTimeout: TimeAmount) {
+        init?(idleTimeout: TimeAmount, limiter: BandwidthLimiter?) {
             let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
             guard epoll >= 0 else { return nil }
             let wake = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -68,11 +70,19 @@
             self.epoll = epoll
             self.wake = wake
             self.idleTimeout = max(1, idleTimeout.nanoseconds)
+            self.limiter = limiter
         }
 
-        /// Starts the relay's thread (once; later calls do nothing).
+        /// The descriptors are closed only here: a late `signal()` from another thread must
+        /// never write into a descriptor number the process has since given to something else.
+        deinit {
+            close(wake)
+            close(epoll)
+        }
+
+        /// Starts the relay's thread (once; later calls, and calls after `stop()`, do nothing).
         func start() {
-            guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            guard inbox.withLock({ $0.open }), !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
             let thread = Thread { [self] in
                 serve()
                 let waiters = finished.withLock { state in
@@ -111,21 +121,19 @@
         /// Closes every tunnel and ends the thread; returns when it has ended (at once if it
         /// never started).
         func stop() async {
-            let handoffs = inbox.withLock { state in
+            // Started: the thread finishes what waits in the inbox. Not: nobody will, so here.
+            let (running, handoffs) = inbox.withLock { state -> (Bool, [Handoff]) in
                 state.open = false
+                if started.load(ordering: .acquiring) { return (true, []) }
                 defer { state.handoffs = [] }
-                return started.load(ordering: .acquiring) ? [] : state.handoffs
+                return (false, state.handoffs)
             }
             for handoff in handoffs {
                 close(handoff.client)
                 close(handoff.origin)
                 handoff.finish(0, 0)
             }
-            guard started.load(ordering: .acquiring) else {
-                close(wake)
-                close(epoll)
-                return
-            }
+            guard running else { return }
             signal()
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let done = finished.withLock { state in
@@ -190,8 +198,11 @@
                 }
                 // Each ready tunnel gets a turn; one with more to do stays ready for the next round.
                 var next: [RelayedTunnel] = []
+                var toClients: Int64 = 0
                 for tunnel in ready {
+                    let before = tunnel.toClient.bytes
                     let more = tunnel.failed ? false : tunnel.pump(scratch: scratch, now: now)
+                    toClients += tunnel.toClient.bytes - before
                     if tunnel.isOver {
                         end(tunnel, in: &tunnels)
                     } else if more {
@@ -201,6 +212,7 @@
                     }
                 }
                 ready = next
+                if toClients > 0 { limiter?.sent(Int(toClients)) }
                 if now >= nextSweep {
                     nextSweep = now + 1_000_000_000
                     var idle: [RelayedTunnel] = []
@@ -233,8 +245,6 @@
                 close(handoff.origin)
                 handoff.finish(0, 0)
             }
-            close(wake)
-            close(epoll)
         }
 
         private func register(_ tunnel: RelayedTunnel) -> Bool {
@@ -340,7 +350,7 @@
         var toClient = Direction()
         var clientWritable = true
         var originWritable = true
-        /// A side failed (reset, error) or the tunnel idled out: it is closed without more ado.
+        /// The tunnel idled out, or could not be registered: it is closed without more ado.
         var failed = false
         var queued = false
         var lastActive: Int64
@@ -385,6 +395,12 @@
             return up || down
         }
 
+        /// Moves bytes from `source` to `destination` until the source has nothing, the
+        /// destination is full, or the turn is over (then true). A source that fails (reset) ends
+        /// like one that finished: what was read before goes out, then the half-close. A
+        /// destination that fails ends this direction only (what it held is dropped, nothing more
+        /// is read for it); the other direction still delivers what it has, as NIO's close does
+        /// after the queued writes.
         private func move(
             _ direction: inout Direction, from source: CInt, to destination: CInt, writable: inout Bool,
             scratch: UnsafeMutableRawBufferPointer, now: Int64
@@ -398,16 +414,19 @@
                         destination, held.baseAddress! + direction.heldStart, direction.heldEnd - direction.heldStart,
                         Int32(MSG_NOSIGNAL))
                     if sent < 0 {
-                        if errno == EAGAIN || errno == EWOULDBLOCK {
-                            writable = false
-                        } else if errno != EINTR {
-                            failed = true
+                        switch errno {
+                        case EINTR: continue
+                        case EAGAIN, EWOULDBLOCK: writable = false
+                        default: abandon(&direction, source: source)
                         }
                         return false
                     }
                     lastActive = now
                     direction.heldStart += sent
-                    if direction.heldStart < direction.heldEnd { continue }
+                    if direction.heldStart < direction.heldEnd {
+                        writable = false
+                        return false
+                    }
                     held.deallocate()
                     direction.held = nil
                     direction.heldStart = 0
@@ -426,33 +445,34 @@
                 if reads == TunnelRelay.readsPerTurn { return true }
                 reads += 1
                 let count = read(source, scratch.baseAddress!, scratch.count)
-                if count == 0 {
+                if count <= 0 {
+                    if count < 0 {
+                        switch errno {
+                        case EINTR: continue
+                        case EAGAIN, EWOULDBLOCK:
+                            direction.readable = false
+                            return false
+                        default: break  // reset: ends as a finish does
+                        }
+                    }
                     direction.ended = true
                     direction.readable = false
                     continue
                 }
-                if count < 0 {
-                    if errno == EAGAIN || errno == EWOULDBLOCK {
-                        direction.readable = false
-                    } else if errno != EINTR {
-                        failed = true
-                    }
-                    if errno == EINTR { continue }
-                    return false
-                }
                 lastActive = now
                 direction.bytes += Int64(count)
                 var sent = 0
-                if writable {
-                    sent = send(destination, scratch.baseAddress!, count, Int32(MSG_NOSIGNAL))
-                    if sent < 0 {
-                        if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
-                            writable = errno == EINTR
-                            sent = 0
-                        } else {
-                            failed = true
-                            return false
-                        }
+                while writable {
+                    let result = send(destination, scratch.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL))
+                    if result >= 0 {
+                        sent += result
+                        if sent == count { break }
+                        writable = false  // a partial write: the socket is full
+                    } else if errno == EAGAIN || errno == EWOULDBLOCK {
+                        writable = false
+                    } else if errno != EINTR {
+                        abandon(&direction, source: source)
+                        return false
                     }
                 }
                 if sent < count {
@@ -462,10 +482,21 @@
                     direction.held = held
                     direction.heldStart = 0
                     direction.heldEnd = rest
-                    if sent > 0 { writable = false }
                 }
             }
             return false
+        }
+
+        /// The destination failed: this direction is over, and its source is read no more.
+        private func abandon(_ direction: inout Direction, source: CInt) {
+            direction.held?.deallocate()
+            direction.held = nil
+            direction.heldStart = 0
+            direction.heldEnd = 0
+            direction.ended = true
+            direction.readable = false
+            direction.shutDown = true
+            _ = shutdown(source, Int32(SHUT_RD))
         }
     }
 #else
@@ -480,7 +511,7 @@
             var toOrigin: [UInt8]
             var finish: @Sendable (_ fromClient: Int64, _ toClient: Int64) -> Void
         }
-        init?(idleTimeout: TimeAmount) { nil }
+        init?(idleTimeout: TimeAmount, limiter: BandwidthLimiter?) { nil }
         let active = Atomic<Int>(0)
         let relayed = Atomic<UInt64>(0)
         var isRunning: Bool { false }

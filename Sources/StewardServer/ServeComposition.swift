@@ -158,6 +158,9 @@ public struct ServeNode: Sendable {
             proxying.responseTimeout = .seconds(Int64(proxy.responseTimeoutSeconds))
             proxying.helloTimeout = .seconds(Int64(proxy.helloTimeoutSeconds))
             proxying.tunnelRelay = proxy.tunnelRelay
+            proxying.ownServices =
+                ((configuration.web?.listen ?? []) + (configuration.dns?.listen ?? [])
+                + (configuration.metrics.listen.map { [$0] } ?? [])).compactMap { try? $0.socketAddress }
             proxying.originPoolPerOrigin = proxy.originPoolPerOrigin
             proxying.originPoolTotal = proxy.originPoolTotal
             proxying.originIdleTimeout = .seconds(Int64(proxy.originIdleSeconds))

@@ -287,9 +287,9 @@ import Testing
             #expect(wrong.output.contains("HTTP/1.1 407"), "\(wrong.output)")
 
             // games.example is blocked for students only; the address's zone says "students".
-            // (The name does not resolve: allowed, the teacher gets 502 from the proxy.)
+            // (The name does not resolve: allowed, the teacher gets 503 from the proxy, as from squid.)
             let teacher = try await node.curl(["-i", "--proxy-user", "T1:correct horse", url])
-            #expect(teacher.output.contains("HTTP/1.1 502"), "\(teacher.output)")
+            #expect(teacher.output.contains("HTTP/1.1 503"), "\(teacher.output)")
             let student = try await node.curl(["-i", "--proxy-user", "sam@students.example:battery staple", url])
             #expect(student.output.contains("HTTP/1.1 403"), "\(student.output)")
             let allowed = try await node.curl(["-i", "--proxy-user", "sam@students.example:battery staple", "http://127.0.0.1:\(node.origin.port)/hello.txt"])
@@ -386,6 +386,58 @@ import Testing
             throw error
         }
         try? await endpoint.close()
+    }
+
+    @Test("Steward's own services (at a loopback address, by name or by address), link-local addresses and other protocols' low ports are not reached through the proxy; other loopback origins are (squid's to_localhost, to_linklocal and Safe_ports)")
+    func destinationsNotReached() async throws {
+        let webPort = try await RawTCP.freePort()
+        try await Self.withNode(tlsPort: webPort, top: "web: {listen: [\"127.0.0.1:\(webPort)\"]}") { node in
+            // The web service answers on its own (the console is there)...
+            var direct = ""
+            for _ in 0..<50 where !direct.contains("HTTP/1.1") {
+                direct = (try? await RawTCP.exchange(port: webPort, "GET /wpad.dat HTTP/1.1\r\nHost: wpad\r\nConnection: close\r\n\r\n", timeout: .seconds(2))) ?? ""
+                if !direct.contains("HTTP/1.1") { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(direct.hasPrefix("HTTP/1.1 "), "\(direct)")
+            // ...but not through the proxy, whose address it would come from: by address, by a
+            // name for it, through 0.0.0.0, or in a tunnel.
+            for url in [
+                "http://127.0.0.1:\(webPort)/wpad.dat", "http://localhost:\(webPort)/wpad.dat",
+                "http://0.0.0.0:\(webPort)/wpad.dat", "http://127.0.0.1:\(node.port)/proxy.pac",
+            ] {
+                let answer = try await node.curl(["-i", url])
+                #expect(answer.output.hasPrefix("HTTP/1.1 403"), "\(url): \(answer.output)")
+                #expect(answer.output.contains("own services"), "\(url): \(answer.output)")
+                #expect(!answer.output.contains("FindProxyForURL"), "\(url): \(answer.output)")
+            }
+            let tunnel = try await RawTCP.exchange(
+                port: node.port, "CONNECT localhost:\(webPort) HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout: .seconds(2))
+            #expect(tunnel.hasPrefix("HTTP/1.1 403"), "\(tunnel)")
+            // Cloud servers' metadata address, and another link-local one, refused before any connection.
+            for url in ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/"] {
+                let answer = try await node.curl(["-i", url])
+                #expect(answer.output.hasPrefix("HTTP/1.1 403"), "\(url): \(answer.output)")
+                #expect(answer.output.contains("link-local"), "\(url): \(answer.output)")
+            }
+            // Ports of other protocols (mail, ssh) are not spoken HTTP to; the registered HTTP
+            // ports and unprivileged ones are.
+            for port in [25, 22, 110, 1024] {
+                let answer = try await node.curl(["-i", "http://127.0.0.1:\(port)/"])
+                #expect(answer.output.hasPrefix("HTTP/1.1 403"), "port \(port): \(answer.output)")
+                #expect(answer.output.contains("ports 80, 443 and 1025"), "port \(port): \(answer.output)")
+            }
+            // Port 80 is not refused (whatever answers there, or 503 if nothing does).
+            let eighty = try await node.curl(["-i", "http://127.0.0.1:80/"])
+            #expect(eighty.output.hasPrefix("HTTP/1.1 "), "\(eighty.output)")
+            #expect(!eighty.output.hasPrefix("HTTP/1.1 403"), "\(eighty.output)")
+            // Nothing listens: 503, as from squid (ERR_CONNECT_FAIL), for HTTP and CONNECT alike.
+            let closedPort = try await RawTCP.freePort()
+            let refused = try await node.curl(["-i", "http://127.0.0.1:\(closedPort)/"])
+            #expect(refused.output.hasPrefix("HTTP/1.1 503"), "\(refused.output)")
+            // A loopback origin that is not Steward is reached.
+            let origin = try await node.curl(["-i", "http://localhost:\(node.origin.port)/hello.txt"])
+            #expect(origin.output.contains("hello from the origin"), "\(origin.output)")
+        }
     }
 
     @Test("PAC and WPAD from the proxy and the web service, both naming the proxy; the proxy's block page links to the web's review form")
