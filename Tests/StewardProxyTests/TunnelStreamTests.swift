@@ -272,6 +272,40 @@ import Testing
         let bytesOut: Int64
     }
 
+    @Test("A client that resets its tunnel (RST) frees its place under the cap at once, and the tunnel is recorded", arguments: relayModes)
+    func resetTunnel(relay: Bool) async throws {
+        let origin = try await EchoOrigin()
+        try await ProxyIntegrationTests.withNode(
+            tlsPort: origin.port, proxy: "idle-timeout: 60\nmax-connections-per-client: 1\ntunnel-relay: \(relay)"
+        ) { node in
+            let (channel, client, hello) = try await Self.openTunnel(proxyPort: node.port, originPort: origin.port)
+            let echoed = try await client.wait(seconds: 5) { bytes, _ in bytes.count >= Self.established.count + hello.count }
+            #expect(echoed)
+            // A reset, not a close: linger on with a zero timeout.
+            let options = try #require(channel as? any SocketOptionProvider)
+            try await options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+            try? await channel.close()
+            var next = ""
+            for _ in 0..<20 {
+                next = try await RawTCP.exchange(
+                    port: node.port, "CONNECT 127.0.0.1:\(origin.port) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                    timeout: .seconds(1))
+                if next.hasPrefix("HTTP/1.1 200") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(next.hasPrefix("HTTP/1.1 200"), "\(next)")
+            var events = 0
+            for _ in 0..<300 {
+                events = try await node.node.activity.recent(name: "127.0.0.1").filter { $0.method == "CONNECT" && $0.bytesIn > 0 }.count
+                if events > 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(events == 1)
+            #expect(Self.relayedTunnels(node) == (relay ? 1 : nil))
+        }
+        await origin.stop()
+    }
+
     @Test("An open tunnel counts under the per-client cap, and one idle for the idle timeout is closed", arguments: relayModes)
     func capsAndIdle(relay: Bool) async throws {
         let origin = try await EchoOrigin()
