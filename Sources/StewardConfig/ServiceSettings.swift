@@ -50,8 +50,11 @@ public struct DNSSettings: Sendable {
 /// `activity:` — the record of decisions.
 public struct ActivitySettings: Sendable {
     public var retentionDays = 180
-    /// Events waiting for the writer; beyond this they are dropped and counted.
-    public var queueCapacity = 65_536
+    /// Events waiting for the writer; beyond this they are dropped and counted. The writer takes
+    /// them every 200 ms, so the default holds several seconds of a busy district's queries if the
+    /// store stalls, while a full queue (a server at saturation, whose events are dropped first)
+    /// stays near 15 MiB: 65,536 held about 31 MiB, a third of the DNS service's memory.
+    public var queueCapacity = 32_768
 
     public init() {}
 }

@@ -313,7 +313,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private static func hasBody(_ head: HTTPRequestHead) -> Bool {
-        !head.headers["Content-Length"].allSatisfy({ $0.trimmingCharacters(in: .whitespaces) == "0" })
+        !head.headers["Content-Length"].allSatisfy({ ProxyRequest.trimmedOWS($0[...]) == "0" })
             || !head.headers["Transfer-Encoding"].isEmpty
     }
 

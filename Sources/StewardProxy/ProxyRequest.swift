@@ -42,13 +42,13 @@ enum ProxyRequest: Equatable {
         if !lengths.isEmpty, !encodings.isEmpty {
             return .failure(Refusal(status: .badRequest, reason: "Content-Length together with Transfer-Encoding"))
         }
-        if lengths.count > 1 || lengths.first.map({ $0.contains(",") }) == true {
+        if lengths.count > 1 || lengths.first.map({ $0.utf8.contains(UInt8(ascii: ",")) }) == true {
             return .failure(Refusal(status: .badRequest, reason: "more than one Content-Length"))
         }
-        if let length = lengths.first, UInt64(length.trimmingCharacters(in: .whitespaces)) == nil {
+        if let length = lengths.first, UInt64(trimmedOWS(length[...])) == nil {
             return .failure(Refusal(status: .badRequest, reason: "Content-Length is not a number"))
         }
-        if !encodings.isEmpty, encodings.map({ $0.lowercased().trimmingCharacters(in: .whitespaces) }) != ["chunked"] {
+        if !encodings.isEmpty, encodings.map({ trimmedOWS($0[...]).lowercased() }) != ["chunked"] {
             return .failure(Refusal(status: .notImplemented, reason: "only Transfer-Encoding: chunked is accepted"))
         }
         // `Connection: Content-Length` would have the framing removed on the way to the origin
@@ -66,7 +66,7 @@ enum ProxyRequest: Equatable {
         }
         let uri = head.uri
         if head.method == .CONNECT {
-            guard !uri.contains("@"), !uri.contains("/") else {
+            guard !uri.utf8.contains(where: { $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "/") }) else {
                 return .failure(Refusal(status: .badRequest, reason: "CONNECT takes host:port"))
             }
             guard case .success(let target) = RequestTarget.parse("https://" + uri), let port = target.port else {
@@ -123,9 +123,22 @@ enum ProxyRequest: Equatable {
 
     /// The field names the Connection header lists, lower-cased.
     static func connectionNamed(_ headers: HTTPHeaders) -> Set<String> {
-        Set(headers["Connection"].flatMap { $0.split(separator: ",") }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        })
+        Set(headers["Connection"].flatMap { $0.split(separator: ",") }.map { trimmedOWS($0).lowercased() })
+    }
+
+    /// `text` without the optional white space around it (RFC 9110 §5.6.3: spaces and tabs), read
+    /// as bytes.
+    static func trimmedOWS(_ text: Substring) -> Substring {
+        let bytes = text.utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        while start < end {
+            let before = bytes.index(before: end)
+            guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
+            end = before
+        }
+        return text[start..<end]
     }
 
     /// Whether `name` is one of `hopByHop`, ignoring case, without allocating.
@@ -189,8 +202,8 @@ enum ProxyRequest: Equatable {
         for parameter in value.split(separator: ";").dropFirst() {
             let parts = parameter.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { continue }
-            let key = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
-            var text = parts[1].trimmingCharacters(in: .whitespaces)
+            let key = trimmedOWS(parts[0]).lowercased()
+            var text = String(trimmedOWS(parts[1]))
             if key == "filename*" {
                 // charset'language'percent-encoded-name
                 if let quote = text.lastIndex(of: "'") { text = String(text[text.index(after: quote)...]) }
@@ -210,9 +223,7 @@ enum ProxyRequest: Equatable {
     /// order: several fields, and several types in one field, all count.
     static func mediaTypes(_ headers: HTTPHeaders) -> [String] {
         headers["Content-Type"].flatMap { $0.split(separator: ",") }.compactMap { item in
-            let type = item.split(separator: ";", omittingEmptySubsequences: false).first.map {
-                $0.trimmingCharacters(in: .whitespaces).lowercased()
-            }
+            let type = item.split(separator: ";", omittingEmptySubsequences: false).first.map { trimmedOWS($0).lowercased() }
             return type.flatMap { $0.isEmpty ? nil : $0 }
         }
     }
@@ -227,9 +238,7 @@ enum ProxyRequest: Equatable {
         let code = head.status.code
         guard (100...599).contains(code) else { return "status \(code) is not an HTTP status" }
         if code == 101 { return "it switched protocols, which was not asked for" }
-        let codings = head.headers["Transfer-Encoding"].flatMap { $0.split(separator: ",") }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        }
+        let codings = head.headers["Transfer-Encoding"].flatMap { $0.split(separator: ",") }.map { trimmedOWS($0).lowercased() }
         if !codings.isEmpty, codings != ["chunked"] {
             return "transfer coding \(codings.joined(separator: ", ")) is not supported"
         }
@@ -248,7 +257,7 @@ enum ProxyRequest: Equatable {
     /// to), nil when absent or not a number.
     static func maxForwards(_ head: HTTPRequestHead) -> Int? {
         guard head.method == .TRACE || head.method == .OPTIONS,
-            let value = head.headers["Max-Forwards"].first?.trimmingCharacters(in: .whitespaces)
+            let value = head.headers["Max-Forwards"].first.map({ trimmedOWS($0[...]) })
         else { return nil }
         return Int(value).flatMap { $0 >= 0 ? $0 : nil }
     }

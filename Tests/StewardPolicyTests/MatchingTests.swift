@@ -160,10 +160,34 @@ import Testing
     @Test(arguments: [
         "setup.exe", "setup.EXE", "setup.exe;x", "setup.exe%3bx", "setup.exe.", "setup.exe%20", "setup.exe::$DATA",
         "setup.exe%00.txt", "setup.exe%23.txt", "setup.exe%0a", "setup.exe.%20.%20", "setup.exe%3a%3a$DATA",
+        "SETUP.EXE%3Bx", "setup.exe%0D", "setup.exe%0A.txt", "setup.exe%3A%3A$DATA", "setup.exe/", "a.txt/setup.exe//",
     ])
     func theExtensionIsTheOneAServerGivesTheFile(_ segment: String) throws {
         let target = try RequestTarget.parse("http://files.example/dl/\(segment)").get()
         #expect(target.fileInfo?.fileExtension == "exe", "\(segment) → \(target.path)")
+    }
+
+    @Test("A file name's extension is read from its bytes: cut where a server would stop, lower-cased, at most ten characters")
+    func fileNames() {
+        #expect(RequestTarget.fileExtension(ofName: "Überweisung.PDF") == "pdf")
+        #expect(RequestTarget.fileExtension(ofName: "bericht.ÉXÉ") == "éxé")
+        #expect(RequestTarget.fileExtension(ofName: "setup.exe\r\n.txt") == "exe")
+        #expect(RequestTarget.fileExtension(ofName: "setup.exe\u{0}.txt") == "exe")
+        #expect(RequestTarget.fileExtension(ofName: "setup.exe%3") == "exe%3")
+        #expect(RequestTarget.fileExtension(ofName: "setup.exe%") == "exe%")
+        #expect(RequestTarget.fileExtension(ofName: "a.0123456789") == "0123456789")
+        #expect(RequestTarget.fileExtension(ofName: "a.0123456789a") == nil)
+        #expect(RequestTarget.fileExtension(ofName: ".profile") == nil)
+        #expect(RequestTarget.fileExtension(ofName: "readme.") == nil)
+        #expect(RequestTarget.fileExtension(ofName: "%20.%20") == nil)
+        #expect(RequestTarget.fileExtension(ofName: "") == nil)
+    }
+
+    @Test("HTML escaping replaces the five characters and leaves everything else, multi-byte characters included")
+    func escaping() {
+        #expect(htmlEscaped("<a href='x'>&\"é😀</a>") == "&lt;a href=&#39;x&#39;&gt;&amp;&quot;é😀&lt;/a&gt;")
+        #expect(htmlEscaped("plain text, ünïcode") == "plain text, ünïcode")
+        #expect(htmlEscaped("") == "")
     }
 
     @Test(arguments: ["readme", ".profile", "archive.tar.gz/", "page.html?file=setup.exe"])

@@ -21,6 +21,10 @@ import Testing
             (head(.CONNECT, "a.example:22"), 403),
             (head(.CONNECT, "a.example"), 400),
             (head(.CONNECT, "user@a.example:443"), 400),
+            (head(.CONNECT, "a.example/x:443"), 400),
+            (head(.POST, "http://a.example/", [("Content-Length", " 3\u{A0}")]), 400),
+            (head(.POST, "http://a.example/", [("Transfer-Encoding", "\u{A0}chunked")]), 501),
+            (head(.POST, "http://a.example/", [("Content-Length", "3"), ("Connection", " keep-alive ,\tContent-Length ")]), 400),
             (head(.GET, "ftp://a.example/file"), 501),
             (head(.GET, "https://a.example/"), 400),
             (head(.GET, "http:///path"), 400),
@@ -31,6 +35,20 @@ import Testing
             return
         }
         #expect(Int(refusal.status.code) == status)
+    }
+
+    @Test("Optional white space around field values is spaces and tabs (RFC 9110 §5.6.3), and only that is trimmed")
+    func optionalWhiteSpace() {
+        #expect(ProxyRequest.trimmedOWS(" \tkeep-alive \t") == "keep-alive")
+        #expect(ProxyRequest.trimmedOWS("a b") == "a b")
+        #expect(ProxyRequest.trimmedOWS(" \t ") == "")
+        #expect(ProxyRequest.trimmedOWS("") == "")
+        #expect(ProxyRequest.trimmedOWS("\u{A0}x\u{A0}") == "\u{A0}x\u{A0}")
+        let framed = Self.head(.POST, "http://a.example/", [("Content-Length", "\t3 "), ("Transfer-Encoding", "")])
+        #expect((try? ProxyRequest.classify(Self.head(.POST, "http://a.example/", [("Content-Length", "\t3 ")]), connectPorts: [443]).get()) != nil)
+        #expect((try? ProxyRequest.classify(framed, connectPorts: [443]).get()) == nil)
+        #expect(ProxyRequest.mediaTypes(HTTPHeaders([("Content-Type", " Text/HTML ; charset=utf-8,\tapplication/X-Msdownload")])) == ["text/html", "application/x-msdownload"])
+        #expect(ProxyRequest.connectionNamed(HTTPHeaders([("Connection", "Keep-Alive,\t X-Secret\t")])) == ["keep-alive", "x-secret"])
     }
 
     @Test("The host is the one connected to; the path goes to the origin exactly as sent")

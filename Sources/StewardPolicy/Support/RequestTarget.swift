@@ -27,8 +27,13 @@ public struct RequestTarget: Sendable, Hashable {
         var rest = Substring(trimmed)
         if let separator = Self.schemeSeparator(rest) {
             scheme = rest[..<separator.lowerBound].lowercased()
-            guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }),
-                scheme.first?.isLetter == true
+            // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), in ASCII.
+            let isAlpha = { (byte: UInt8) in (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") }
+            guard let first = scheme.utf8.first, isAlpha(first),
+                scheme.utf8.allSatisfy({
+                    isAlpha($0) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "+")
+                        || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+                })
             else { return .failure(.badScheme(String(rest[..<separator.lowerBound]))) }
             rest = rest[separator.upperBound...]
         }
@@ -38,7 +43,7 @@ public struct RequestTarget: Sendable, Hashable {
         var authority = rest[..<authorityEnd]
         let pathPart = rest[authorityEnd...]
         // `http://allowed@blocked/`: the host is what follows the last `@`.
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        if let at = authority.utf8.lastIndex(of: UInt8(ascii: "@")) { authority = authority[authority.utf8.index(after: at)...] }
         var hostText = authority
         var port: Int? = nil
         if authority.hasPrefix("[") {
@@ -112,6 +117,11 @@ public struct RequestTarget: Sendable, Hashable {
     /// part but the last at most 255, the last filling the remaining bytes. A host whose last label
     /// is such a number but that is not a valid address is `.invalid` (a name cannot end so).
     static func numericIPv4(_ host: String) -> NumericHost {
+        // Every number starts with a digit (`0x` too): a host whose last label does not is a name.
+        var bytes = host.utf8[...]
+        if bytes.count > 1, bytes.last == UInt8(ascii: ".") { bytes = bytes.dropLast() }
+        let lastLabel = bytes.lastIndex(of: UInt8(ascii: ".")).map { bytes[bytes.index(after: $0)...] } ?? bytes
+        guard let lead = lastLabel.first, lead >= UInt8(ascii: "0"), lead <= UInt8(ascii: "9") else { return .name }
         var parts = host.split(separator: ".", omittingEmptySubsequences: false)
         if parts.count > 1, parts.last?.isEmpty == true { parts.removeLast() }
         guard let last = parts.last, !last.isEmpty,
@@ -174,7 +184,7 @@ public struct RequestTarget: Sendable, Hashable {
 
     /// `%41` in a host is decoded before normalising (a host may not legitimately contain `%`).
     private static func percentDecoded(_ text: Substring) -> String {
-        guard text.contains("%") else { return String(text) }
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return String(text) }
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8)[...]
         while let byte = iterator.popFirst() {
@@ -217,9 +227,16 @@ extension RequestTarget {
     /// The file type the path names (`/setup.EXE?x=1` → `exe`), for download rules; nil when the
     /// last path segment has no extension.
     public var fileInfo: FileInfo? {
-        let pathOnly = path.split(separator: "?", maxSplits: 1).first ?? ""
-        guard let last = pathOnly.split(separator: "/").last else { return nil }
-        return Self.fileExtension(ofName: last).map { FileInfo(fileExtension: $0) }
+        let bytes = path.utf8
+        let pathEnd = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
+        var segmentEnd = pathEnd
+        // The last segment that is not empty (`/a/b.exe/` names `b.exe`).
+        while segmentEnd > bytes.startIndex, bytes[bytes.index(before: segmentEnd)] == UInt8(ascii: "/") {
+            segmentEnd = bytes.index(before: segmentEnd)
+        }
+        guard segmentEnd > bytes.startIndex else { return nil }
+        let segmentStart = bytes[..<segmentEnd].lastIndex(of: UInt8(ascii: "/")).map { bytes.index(after: $0) } ?? bytes.startIndex
+        return Self.fileExtension(ofName: path[segmentStart..<segmentEnd]).map { FileInfo(fileExtension: $0) }
     }
 
     /// The extension a server would give the file `name` (a normalised path segment, or a
@@ -228,22 +245,45 @@ extension RequestTarget {
     /// Windows), and from an escaped NUL, `#` or line end on (`setup.exe%00.txt`) — and trailing
     /// dots and spaces are trimmed (Windows ignores them). Nil when there is none.
     public static func fileExtension(ofName name: some StringProtocol) -> String? {
-        var base = Substring(name.lowercased())
-        for cut in [";", "%3b", ":", "%3a", "%00", "%0a", "%0d", "%23", "\u{0}", "\n", "\r"] {
-            if let range = base.range(of: cut) { base = base[..<range.lowerBound] }
+        // Every cut is ASCII, so the name is read as bytes (a percent-escape in either case); a
+        // name is cut at the first place any of them occurs.
+        let bytes = Array(name.utf8)
+        var end = bytes.count
+        var index = 0
+        scan: while index < end {
+            switch bytes[index] {
+            case UInt8(ascii: ";"), UInt8(ascii: ":"), 0, UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                end = index
+                break scan
+            case UInt8(ascii: "%") where index + 2 < bytes.count:
+                let second = bytes[index + 2]
+                let escaped = (bytes[index + 1], second >= UInt8(ascii: "A") && second <= UInt8(ascii: "Z") ? second | 0x20 : second)
+                switch escaped {
+                case (UInt8(ascii: "3"), UInt8(ascii: "b")), (UInt8(ascii: "3"), UInt8(ascii: "a")),
+                    (UInt8(ascii: "0"), UInt8(ascii: "0")), (UInt8(ascii: "0"), UInt8(ascii: "a")),
+                    (UInt8(ascii: "0"), UInt8(ascii: "d")), (UInt8(ascii: "2"), UInt8(ascii: "3")):
+                    end = index
+                    break scan
+                default: break
+                }
+            default: break
+            }
+            index += 1
         }
-        while true {
-            if base.hasSuffix(".") || base.hasSuffix(" ") {
-                base = base.dropLast()
-            } else if base.hasSuffix("%20") {
-                base = base.dropLast(3)
+        while end > 0 {
+            if bytes[end - 1] == UInt8(ascii: ".") || bytes[end - 1] == UInt8(ascii: " ") {
+                end -= 1
+            } else if end >= 3, bytes[end - 3] == UInt8(ascii: "%"), bytes[end - 2] == UInt8(ascii: "2"),
+                bytes[end - 1] == UInt8(ascii: "0")
+            {
+                end -= 3
             } else {
                 break
             }
         }
-        guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return nil }
-        let ext = base[base.index(after: dot)...]
+        guard let dot = bytes[..<end].lastIndex(of: UInt8(ascii: ".")), dot != 0 else { return nil }
+        let ext = String(decoding: bytes[(dot + 1)..<end], as: UTF8.self).lowercased()
         guard !ext.isEmpty, ext.count <= 10 else { return nil }
-        return String(ext)
+        return ext
     }
 }
