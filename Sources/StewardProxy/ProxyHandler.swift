@@ -662,15 +662,18 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let mimeTypes = ProxyRequest.mediaTypes(head.headers)
         // The file the browser will save: the name Content-Disposition gives it wins over the
         // path's (`/download?id=7` answered as `setup.exe`).
-        let named = ProxyRequest.dispositionFileExtension(head.headers)
-        if !mimeTypes.isEmpty || named != nil {
+        // Every name it may be saved under counts: a download is blocked when any is.
+        let named = ProxyRequest.dispositionFileExtensions(head.headers)
+        if !mimeTypes.isEmpty || !named.isEmpty {
             let snapshot = exchange.snapshot
             let now = unixNow()
-            let candidates: [String?] = mimeTypes.isEmpty ? [nil] : mimeTypes
-            let blocked = candidates.lazy.map { mimeType in
+            let types: [String?] = mimeTypes.isEmpty ? [nil] : mimeTypes
+            let extensions: [String?] = named.isEmpty ? [exchange.fileExtension] : named
+            let candidates = extensions.flatMap { ext in types.map { (ext, $0) } }
+            let blocked = candidates.lazy.map { ext, mimeType in
                 snapshot.decide(
                     categories: exchange.decision.categories, subject: exchange.subject, zone: exchange.zone,
-                    at: now, file: FileInfo(fileExtension: named ?? exchange.fileExtension, mimeType: mimeType))
+                    at: now, file: FileInfo(fileExtension: ext, mimeType: mimeType))
             }.first { $0.action == .block }
             if let decision = blocked {
                 exchange.decision = decision

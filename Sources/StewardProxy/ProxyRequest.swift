@@ -192,31 +192,88 @@ enum ProxyRequest: Equatable {
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: originForm, headers: headers)
     }
 
-    /// The extension of the file name a response's Content-Disposition gives (RFC 6266: the
-    /// `filename*` form, RFC 8187, is preferred over `filename`), as `RequestTarget.fileExtension`
-    /// reads it; nil when there is none.
-    static func dispositionFileExtension(_ headers: HTTPHeaders) -> String? {
-        guard let value = headers["Content-Disposition"].first else { return nil }
-        var plain: String? = nil
-        var extended: String? = nil
-        for parameter in value.split(separator: ";").dropFirst() {
-            let parts = parameter.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            let key = trimmedOWS(parts[0]).lowercased()
-            var text = String(trimmedOWS(parts[1]))
-            if key == "filename*" {
-                // charset'language'percent-encoded-name
-                if let quote = text.lastIndex(of: "'") { text = String(text[text.index(after: quote)...]) }
-                extended = text.removingPercentEncoding ?? text
-            } else if key == "filename" {
-                if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 { text = String(text.dropFirst().dropLast()) }
-                plain = text
+    /// Every extension the file a response's Content-Disposition names may be saved with: each
+    /// `filename` and `filename*` parameter (RFC 6266; `filename*` percent-decoded per RFC 8187)
+    /// of every such field, browsers disagreeing on which wins, read two ways — as
+    /// `RequestTarget.fileExtension` cuts a name the way servers do, and as browsers clean a name
+    /// before saving it (control and format characters dropped, white space and dots trimmed from
+    /// the end, white space inside the extension dropped: `a.txt;.exe`, `setup.exe\u{A0}` and
+    /// `setup.e xe` are all saved as programs). Quoted values keep their `;`. Empty when none.
+    static func dispositionFileExtensions(_ headers: HTTPHeaders) -> [String] {
+        var names: [String] = []
+        for value in headers["Content-Disposition"] {
+            for (key, text) in dispositionParameters(value) {
+                if key == "filename*" {
+                    // charset'language'percent-encoded-name
+                    var encoded = Substring(text)
+                    if let quote = encoded.lastIndex(of: "'") { encoded = encoded[encoded.index(after: quote)...] }
+                    names.append(String(encoded).removingPercentEncoding ?? String(encoded))
+                } else if key == "filename" {
+                    names.append(text)
+                }
             }
         }
-        guard let name = extended ?? plain else { return nil }
-        // A path in the name counts only for its last part.
-        let base = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? name
-        return RequestTarget.fileExtension(ofName: base)
+        var extensions: [String] = []
+        for name in names {
+            // A path in the name counts only for its last part.
+            let base = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? name
+            for ext in [RequestTarget.fileExtension(ofName: base), savedExtension(of: base)] {
+                if let ext, !extensions.contains(ext) { extensions.append(ext) }
+            }
+        }
+        return extensions
+    }
+
+    /// The parameters of a Content-Disposition value, names lower-cased, values unquoted
+    /// (RFC 9110 §5.6.4 quoted-string, backslash escapes; a `;` inside quotes is the value's).
+    static func dispositionParameters(_ value: String) -> [(String, String)] {
+        let scalars = Array(value.unicodeScalars)
+        var parameters: [(String, String)] = []
+        var index = 0
+        // The disposition type.
+        while index < scalars.count, scalars[index] != ";" { index += 1 }
+        while index < scalars.count {
+            index += 1  // past the `;`
+            var name = String.UnicodeScalarView()
+            while index < scalars.count, scalars[index] != "=", scalars[index] != ";" {
+                name.append(scalars[index])
+                index += 1
+            }
+            guard index < scalars.count, scalars[index] == "=" else { continue }
+            index += 1
+            while index < scalars.count, scalars[index] == " " || scalars[index] == "\t" { index += 1 }
+            var text = String.UnicodeScalarView()
+            if index < scalars.count, scalars[index] == "\"" {
+                index += 1
+                while index < scalars.count, scalars[index] != "\"" {
+                    if scalars[index] == "\\", index + 1 < scalars.count { index += 1 }
+                    text.append(scalars[index])
+                    index += 1
+                }
+                while index < scalars.count, scalars[index] != ";" { index += 1 }
+            } else {
+                while index < scalars.count, scalars[index] != ";" {
+                    text.append(scalars[index])
+                    index += 1
+                }
+            }
+            parameters.append((String(trimmedOWS(Substring(String(name)))).lowercased(), String(text)))
+        }
+        return parameters
+    }
+
+    /// The extension a browser gives the file `name` when it saves it, lower-cased; nil when none.
+    static func savedExtension(of name: String) -> String? {
+        var scalars: [Unicode.Scalar] = name.unicodeScalars.filter {
+            $0.properties.generalCategory != .control && $0.properties.generalCategory != .format
+        }
+        while let last = scalars.last, last.properties.isWhitespace || last == "." { scalars.removeLast() }
+        guard let dot = scalars.lastIndex(of: "."), dot != scalars.startIndex else { return nil }
+        var ext = String.UnicodeScalarView()
+        for scalar in scalars[(dot + 1)...] where !scalar.properties.isWhitespace { ext.append(scalar) }
+        let lowered = String(ext).lowercased()
+        guard !lowered.isEmpty, lowered.count <= 10 else { return nil }
+        return lowered
     }
 
     /// Every media type a response's Content-Type fields name, lower-cased without parameters, in

@@ -137,6 +137,19 @@ import Testing
         #expect(target.path == path)
     }
 
+    @Test("A host that IDNA maps to an address (ideographic or fullwidth dots and digits) is that address")
+    func mappedAddresses() throws {
+        let ideographic = try RequestTarget.parse("http://1\u{3002}2\u{3002}3\u{3002}4/").get()
+        #expect(ideographic.address == IPAddress("1.2.3.4"))
+        #expect(ideographic.host == "1.2.3.4")
+        let fullwidth = try RequestTarget.parse("http://127\u{FF0E}0\u{FF0E}0\u{FF61}1:8080/x").get()
+        #expect(fullwidth.address == IPAddress("127.0.0.1"))
+        #expect(fullwidth.port == 8080)
+        // Half mapped, half ASCII: no address and no name either.
+        #expect((try? RequestTarget.parse("http://\u{FF11}\u{FF12}\u{FF17}\u{FF0E}0.0.1/").get()) == nil)
+        #expect(try RequestTarget.parse("http://b\u{FC}cher.example/").get().address == nil)
+    }
+
     @Test("Malformed URLs are refused with a reason", arguments: ["", "http://", "http://exa mple.com/", "http://a..b/",
         "http://host:99999/", "http://[::1/", "://x", "http://bad_host$/"])
     func badURLs(url: String) {

@@ -51,6 +51,27 @@ import Testing
         #expect(ProxyRequest.connectionNamed(HTTPHeaders([("Connection", "Keep-Alive,\t X-Secret\t")])) == ["keep-alive", "x-secret"])
     }
 
+    @Test(
+        "Every name a download may be saved under is read from Content-Disposition, as servers and as browsers read it",
+        arguments: [
+            ("attachment; filename=\"setup.exe\"", ["exe"]),
+            ("attachment; filename=\"a.txt;.exe\"", ["txt", "exe"]),
+            ("attachment; filename=setup.exe\u{A0}", ["exe\u{A0}", "exe"]),
+            ("attachment; filename=\"setup.exe\"\u{A0}", ["exe"]),
+            ("attachment; filename=\"setup.e xe\"", ["e xe", "exe"]),
+            ("attachment; filename=setup.exe; filename=a.txt", ["exe", "txt"]),
+            ("attachment; filename*=UTF-8''setup.ex%07e", ["ex\u{07}e", "exe"]),
+            ("attachment; filename*=UTF-8''setup.exe%C2%A0", ["exe\u{A0}", "exe"]),
+            ("attachment; filename=\"a\\\"b.msi\"", ["msi"]),
+            ("attachment; FileName = \"C:\\\\Users\\\\x\\\\run.BAT\"", ["bat"]),
+            ("inline", []),
+            ("attachment; filename=\"readme\"", []),
+            ("attachment; filename", []),
+        ] as [(String, [String])])
+    func dispositionNames(_ value: String, _ expected: [String]) {
+        #expect(ProxyRequest.dispositionFileExtensions(HTTPHeaders([("Content-Disposition", value)])) == expected, "\(value)")
+    }
+
     @Test("The host is the one connected to; the path goes to the origin exactly as sent")
     func targets() {
         guard case .success(.forward(let target, let originForm)) = ProxyRequest.classify(

@@ -96,6 +96,22 @@ public struct RequestTarget: Sendable, Hashable {
         }
         switch DomainName.normalize(decodedHost) {
         case .success(let host):
+            // IDNA maps ideographic and fullwidth dots and digits to ASCII (`１。２。３。４`): what
+            // comes out may be an address, and is decided and connected to as one.
+            if host.utf8.contains(where: { $0 >= 0x80 }) == false, decodedHost.utf8.contains(where: { $0 >= 0x80 }) {
+                let mapped: IPAddress?
+                switch Self.numericIPv4(host) {
+                case .address(let value): mapped = IPAddress(ipv4: value)
+                case .invalid: return .failure(.badHost(decodedHost))
+                case .name: mapped = nil
+                }
+                if let address = mapped {
+                    return .success(
+                        RequestTarget(
+                            scheme: scheme, host: address.description, address: address, port: port,
+                            path: URLPath.normalize(pathPart)))
+                }
+            }
             return .success(
                 RequestTarget(scheme: scheme, host: host, address: nil, port: port, path: URLPath.normalize(pathPart)))
         case .failure(let problem):
