@@ -234,9 +234,9 @@ enum ProxyRequest: Equatable {
         while index < scalars.count, scalars[index] != ";" { index += 1 }
         while index < scalars.count {
             index += 1  // past the `;`
-            var name = String.UnicodeScalarView()
+            var name = ""
             while index < scalars.count, scalars[index] != "=", scalars[index] != ";" {
-                name.append(scalars[index])
+                name.unicodeScalars.append(scalars[index])
                 index += 1
             }
             guard index < scalars.count, scalars[index] == "=" else { continue }
@@ -257,7 +257,7 @@ enum ProxyRequest: Equatable {
                     index += 1
                 }
             }
-            parameters.append((String(trimmedOWS(Substring(String(name)))).lowercased(), String(text)))
+            parameters.append((trimmedOWS(name[...]).lowercased(), String(text)))
         }
         return parameters
     }

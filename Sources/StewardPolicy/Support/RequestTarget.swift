@@ -46,6 +46,11 @@ public struct RequestTarget: Sendable, Hashable {
         if let at = authority.utf8.lastIndex(of: UInt8(ascii: "@")) { authority = authority[authority.utf8.index(after: at)...] }
         var hostText = authority
         var port: Int? = nil
+        /// The target when the host is an address (`port` as read by then).
+        func addressTarget(_ address: IPAddress) -> RequestTarget {
+            RequestTarget(
+                scheme: scheme, host: address.description, address: address, port: port, path: URLPath.normalize(pathPart))
+        }
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { return .failure(.badHost(String(authority))) }
             hostText = authority[authority.index(after: authority.startIndex)..<close]
@@ -57,10 +62,7 @@ public struct RequestTarget: Sendable, Hashable {
                 port = value
             }
             guard let address = IPAddress(hostText), !address.isIPv4 else { return .failure(.badHost(String(authority))) }
-            return .success(
-                RequestTarget(
-                    scheme: scheme, host: address.description, address: address, port: port,
-                    path: URLPath.normalize(pathPart)))
+            return .success(addressTarget(address))
         }
         if let colon = authority.lastIndex(of: ":") {
             let portText = authority[authority.index(after: colon)...]
@@ -74,42 +76,26 @@ public struct RequestTarget: Sendable, Hashable {
         }
         let decodedHost = percentDecoded(hostText)
         guard !decodedHost.isEmpty else { return .failure(.emptyHost) }
-        if let address = IPAddress(decodedHost) {
-            return .success(
-                RequestTarget(
-                    scheme: scheme, host: address.description, address: address, port: port,
-                    path: URLPath.normalize(pathPart)))
-        }
+        if let address = IPAddress(decodedHost) { return .success(addressTarget(address)) }
         // `2130706433`, `0x7f.1`, `0177.0.0.1`: the system's resolver reads these as the address
         // they spell, so they are decided (and connected to) as that address, not as a name.
         switch Self.numericIPv4(decodedHost) {
         case .name:
             break
         case .address(let value):
-            let address = IPAddress(ipv4: value)
-            return .success(
-                RequestTarget(
-                    scheme: scheme, host: address.description, address: address, port: port,
-                    path: URLPath.normalize(pathPart)))
+            return .success(addressTarget(IPAddress(ipv4: value)))
         case .invalid:
             return .failure(.badHost(decodedHost))
         }
         switch DomainName.normalize(decodedHost) {
         case .success(let host):
-            // IDNA maps ideographic and fullwidth dots and digits to ASCII (`１。２。３。４`): what
-            // comes out may be an address, and is decided and connected to as one.
-            if host.utf8.contains(where: { $0 >= 0x80 }) == false, decodedHost.utf8.contains(where: { $0 >= 0x80 }) {
-                let mapped: IPAddress?
+            // IDNA maps ideographic and fullwidth dots to ASCII (`1。2。3。4`): a name that was not
+            // ASCII gets the numeric reading again in the form the resolver will see.
+            if host != decodedHost {
                 switch Self.numericIPv4(host) {
-                case .address(let value): mapped = IPAddress(ipv4: value)
+                case .name: break
+                case .address(let value): return .success(addressTarget(IPAddress(ipv4: value)))
                 case .invalid: return .failure(.badHost(decodedHost))
-                case .name: mapped = nil
-                }
-                if let address = mapped {
-                    return .success(
-                        RequestTarget(
-                            scheme: scheme, host: address.description, address: address, port: port,
-                            path: URLPath.normalize(pathPart)))
                 }
             }
             return .success(
